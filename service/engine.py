@@ -1,0 +1,191 @@
+"""One inference thread per worker: a bounded queue of rows, greedy micro-batching.
+
+The event loop only enqueues and awaits; model code runs on this thread with BLAS limited
+to the plan's threads, so `/healthz` answers at 100 % CPU and cores are not oversubscribed.
+When the thread is free it takes everything queued (up to `max_batch` rows): many GEMVs
+become one GEMM. A full queue refuses at once (503 + Retry-After) instead of timing out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from service import metrics
+
+
+class Overloaded(Exception):
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Job:
+    rows: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    loop: asyncio.AbstractEventLoop
+    enqueued: float
+    deadline: float
+
+
+def _settle(future: asyncio.Future[np.ndarray], result: np.ndarray | BaseException) -> None:
+    # Runs on the loop; the awaiting request may have timed out or disconnected meanwhile.
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+class InferenceEngine:
+    def __init__(
+        self,
+        predict: Callable[[np.ndarray], np.ndarray],
+        *,
+        max_batch: int,
+        max_wait_s: float,
+        max_queue_rows: int,
+        threads: int,
+    ) -> None:
+        self._predict = predict
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.max_queue_rows = max_queue_rows
+        self.threads = threads
+        self._queue: deque[_Job] = deque()
+        self._queued_rows = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._seconds_per_row = 0.001  # EWMA, only for Retry-After estimates
+        self.heartbeat = time.monotonic()
+
+    # --- event-loop side ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def infer(self, rows: np.ndarray, timeout_s: float) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        job = _Job(rows, loop.create_future(), loop, now, now + timeout_s)
+        with self._cond:
+            if self._stopping:
+                metrics.SHED.labels(reason="draining").inc()
+                raise Overloaded("server is shutting down", retry_after_s=1)
+            if self._queued_rows + len(rows) > self.max_queue_rows:
+                metrics.SHED.labels(reason="queue_full").inc()
+                raise Overloaded(
+                    f"queue full: {self._queued_rows} rows waiting, limit {self.max_queue_rows}",
+                    retry_after_s=self._retry_after(),
+                )
+            self._queue.append(job)
+            self._queued_rows += len(rows)
+            metrics.QUEUE_ROWS.inc(len(rows))
+            self._cond.notify()
+        try:
+            return await asyncio.wait_for(job.future, timeout_s)
+        except TimeoutError:
+            metrics.SHED.labels(reason="deadline").inc()
+            raise DeadlineExceeded(f"no result within REQUEST_TIMEOUT_S={timeout_s:g} s") from None
+
+    def _retry_after(self) -> int:
+        return max(1, math.ceil(self._queued_rows * self._seconds_per_row))
+
+    def healthy(self, heartbeat_timeout_s: float) -> bool:
+        return self._thread.is_alive() and time.monotonic() - self.heartbeat < heartbeat_timeout_s
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish everything accepted, then end the thread (called after the server drained)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    # --- inference thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with threadpool_limits(limits=self.threads):
+            while True:
+                jobs = self._take()
+                if jobs is None:
+                    return
+                self._process(jobs)
+
+    def _take(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait(timeout=1.0)
+                self.heartbeat = time.monotonic()
+            if self.max_wait_s > 0:
+                until = self._queue[0].enqueued + self.max_wait_s
+                while self._queued_rows < self.max_batch and not self._stopping:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(timeout=left)
+            jobs = [self._queue.popleft()]  # the first always goes, even if larger than a batch
+            rows = len(jobs[0].rows)
+            while self._queue and rows + len(self._queue[0].rows) <= self.max_batch:
+                job = self._queue.popleft()
+                rows += len(job.rows)
+                jobs.append(job)
+            self._queued_rows -= rows
+            metrics.QUEUE_ROWS.dec(rows)
+            return jobs
+
+    def _process(self, jobs: list[_Job]) -> None:
+        now = time.monotonic()
+        live: list[_Job] = []
+        for job in jobs:
+            if job.future.done():  # its request already timed out or went away
+                continue
+            if now > job.deadline:
+                job.loop.call_soon_threadsafe(_settle, job.future, DeadlineExceeded("expired in queue"))
+                continue
+            metrics.QUEUE_WAIT.observe(now - job.enqueued)
+            live.append(job)
+        if not live:
+            return
+        batch = live[0].rows if len(live) == 1 else np.concatenate([j.rows for j in live])
+        started = time.perf_counter()
+        try:
+            outputs = np.asarray(self._predict(batch))
+            if outputs.shape[0] != batch.shape[0]:
+                raise RuntimeError(f"model returned {outputs.shape[0]} rows for {batch.shape[0]}")
+        except Exception as exc:  # a model bug fails its batch, never the thread
+            self.heartbeat = time.monotonic()
+            for job in live:
+                job.loop.call_soon_threadsafe(_settle, job.future, exc)
+            return
+        elapsed = time.perf_counter() - started
+        self.heartbeat = time.monotonic()
+        self._seconds_per_row = 0.8 * self._seconds_per_row + 0.2 * elapsed / len(batch)
+        metrics.INFERENCE_SECONDS.observe(elapsed)
+        metrics.BATCH_ROWS.observe(len(batch))
+        offset = 0
+        for job in live:
+            stop = offset + len(job.rows)
+            job.loop.call_soon_threadsafe(_settle, job.future, outputs[offset:stop])
+            offset = stop

@@ -1,0 +1,69 @@
+"""gunicorn configuration: the plan is computed once here, in the master, from cgroups.
+
+    gunicorn --config service/gunicorn_conf.py [--bind HOST:PORT]
+
+Runs before any worker exists, so what it puts in os.environ (BLAS thread counts, the
+Prometheus multiprocess directory, the plan) is what every worker starts with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` from any cwd
+
+from service.planning import PLAN_ENV, plan_for  # noqa: E402
+from service.settings import load_settings  # noqa: E402
+
+settings = load_settings()
+try:
+    _plan = plan_for(settings)
+except ValueError as exc:
+    raise SystemExit(f"corebound: {exc}") from None
+
+# BLAS libraries read these when numpy loads in each worker: T threads, not one per node core.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(_plan.threads)
+os.environ[PLAN_ENV] = json.dumps(_plan.as_dict())
+# Multiprocess metrics must be configured before a worker imports prometheus_client.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="corebound-metrics-")
+)
+
+wsgi_app = "service.app:create_app()"
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = _plan.workers
+bind = ["0.0.0.0:8000"]
+# Heartbeat files on tmpfs: survive a read-only root filesystem and never block on disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+timeout = 60  # the event loop stays free, so a silent worker really is stuck
+keepalive = 5
+# gunicornc's socket lives under $HOME: unwritable with a read-only root, and unused in a pod.
+control_socket_disable = True
+accesslog = None  # per-request log lines cost throughput; metrics count requests
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    # Stale files from an earlier run would be summed into this one's metrics.
+    for entry in Path(_metrics_dir).iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    server.log.info(json.dumps({"event": "plan", **_plan.as_dict(), "bind": server.cfg.bind}))
+    if _plan.note:
+        server.log.warning(_plan.note)
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client import multiprocess
+
+    # Drops the dead worker's live gauges (queue depth); its counters stay summed.
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,132 @@
+"""OpenAPI descriptions: response models, and request schemas sized to the loaded model.
+
+Bodies are parsed with orjson (faster than pydantic for big numeric arrays), so request
+schemas are declared here and completed with the model's input width once it is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+FLOAT32_MAX = 3.4028234e38
+
+
+class PredictResponse(BaseModel):
+    outputs: list[list[float]]
+    labels: list[str]
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class OipError(BaseModel):
+    error: str
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+
+
+class OutputTensor(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[float] | list[str]
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str
+    outputs: list[OutputTensor]
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        bad_request: {"model": model, "description": "Malformed or invalid input; the message says what"},
+        413: {"model": model, "description": "Body or batch larger than allowed"},
+        415: {"model": model, "description": "Content-Type is not application/json"},
+        503: {"model": model, "description": "Queue full or draining", "headers": _RETRY_AFTER},
+        504: {"model": model, "description": "No result within REQUEST_TIMEOUT_S"},
+    }
+
+
+ERROR_RESPONSES = {**_errors(ErrorDetail, 422), 400: {"model": ErrorDetail, "description": "Body is not JSON"}}
+OIP_ERROR_RESPONSES = {**_errors(OipError, 400), 404: {"model": OipError, "description": "Unknown model"}}
+
+
+def json_body(schema_name: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema_name}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
+    number = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+    row: dict[str, Any] = {"type": "array", "items": number}
+    if input_dim:
+        row |= {"minItems": input_dim, "maxItems": input_dim}
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
+            "datatype": {"type": "string", "enum": ["FP32"]},
+            "data": {"type": "array", "items": {"anyOf": [number, row]}},
+            "parameters": {"type": "object"},
+        },
+    }
+    return {
+        "PredictRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "additionalProperties": False,
+            "properties": {"inputs": {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}},
+        },
+        "InferRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1},
+                "outputs": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                },
+            },
+        },
+    }
+
+
+def install(app: FastAPI, input_dim: Any, max_rows: int) -> None:
+    """`input_dim` is a callable: the width is known only after the lifespan loads the model."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(request_schemas(input_dim(), max_rows))
+        if input_dim():
+            app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

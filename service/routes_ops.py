@@ -1,0 +1,58 @@
+"""Probes, the plan and metrics: cheap, never behind the inference queue."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service import codec, metrics
+from service.runtime import runtime
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: event loop and inference thread alive",
+            responses={503: {"description": "Inference thread dead or stalled"}})
+async def healthz(request: Request) -> Response:
+    rt = runtime(request)
+    engine = rt.engine
+    age = time.monotonic() - engine.heartbeat if engine else None
+    ok = engine is not None and engine.healthy(rt.settings.heartbeat_timeout_s)
+    body = {"status": "ok" if ok else "stalled", "heartbeat_age_s": round(age, 3) if age is not None else None}
+    return Response(codec.encode(body), 200 if ok else 503, media_type="application/json")
+
+
+@router.get("/readyz", summary="Readiness: model loaded and not draining",
+            responses={503: {"description": "Loading or draining"}})
+async def readyz(request: Request) -> Response:
+    ready = runtime(request).ready
+    return Response(codec.encode({"ready": ready}), 200 if ready else 503, media_type="application/json")
+
+
+@router.get("/info", summary="The sizing plan, the model and the batching settings")
+async def info(request: Request) -> dict[str, object]:
+    rt = runtime(request)
+    model = rt.model
+    s = rt.settings
+    return {
+        "model": None if model is None else {
+            "name": model.name, "version": model.version, "bytes": model.bytes,
+            "input_dim": model.input_dim, "labels": model.labels,
+        },
+        "plan": asdict(rt.plan),
+        "batching": {"max_batch_size": s.max_batch_size, "max_wait_ms": s.max_wait_ms,
+                     "max_queue_rows": s.max_queue_rows, "max_rows_per_request": s.max_rows_per_request,
+                     "request_timeout_s": s.request_timeout_s},
+        "pid": os.getpid(),
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics of all workers", response_class=Response)
+def prometheus_metrics() -> Response:
+    # A plain def: merging the workers' files is file I/O, kept off the event loop.
+    content, content_type = metrics.render()
+    return Response(content, media_type=content_type)

@@ -1,0 +1,45 @@
+"""`POST /v1/predict`: `{"inputs": [[...]]}` -> `{"outputs": [[...]], "labels": [...]}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service import codec
+from service.openapi_docs import ERROR_RESPONSES, PredictResponse, json_body
+from service.runtime import runtime
+
+router = APIRouter(tags=["predict"])
+
+
+def decode_predict(payload: Any, input_dim: int, max_rows: int, scan_bools: bool):  # -> rows
+    if not isinstance(payload, dict):
+        raise codec.InputError(422, 'body must be a JSON object like {"inputs": [[...], ...]}')
+    unknown = sorted(set(payload) - {"inputs"})
+    if unknown:
+        raise codec.InputError(422, f"unknown field(s) {unknown}: the body is {{\"inputs\": [[...]]}}")
+    if "inputs" not in payload:
+        raise codec.InputError(422, "missing field 'inputs'")
+    return codec.to_rows(payload["inputs"], input_dim, max_rows, scan_bools=scan_bools)
+
+
+@router.post(
+    "/v1/predict",
+    summary="Predict a batch of rows",
+    response_model=PredictResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body("PredictRequest"),
+)
+async def predict(request: Request) -> Response:
+    rt = runtime(request)
+    model, engine = rt.serving
+    body = await codec.read_body(request, rt.settings.max_body_bytes)
+    rows = decode_predict(
+        codec.parse_json(body), model.input_dim, rt.settings.max_rows_per_request,
+        codec.may_hold_bools(body),
+    )
+    outputs = await engine.infer(rows, rt.settings.request_timeout_s)
+    payload = {"outputs": outputs, "labels": codec.argmax_labels(outputs, model.labels)}
+    return Response(codec.encode(payload), media_type="application/json")
