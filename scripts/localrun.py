@@ -51,7 +51,9 @@ class Cgroup:
         if (CGROUP_ROOT / "cgroup.controllers").exists():
             return None if os.access(CGROUP_ROOT, os.W_OK) else "cgroup v2 root is read-only"
         for controller in ("cpu", "memory"):
-            if not (CGROUP_ROOT / controller).is_dir() or not os.access(CGROUP_ROOT / controller, os.W_OK):
+            if not (CGROUP_ROOT / controller).is_dir() or not os.access(
+                CGROUP_ROOT / controller, os.W_OK
+            ):
                 return f"no writable cgroup v1 '{controller}' controller"
         return None
 
@@ -76,7 +78,9 @@ class Cgroup:
         cpu.mkdir()
         self.dirs.append(cpu)
         (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (cpu / "cpu.cfs_quota_us").write_text(str(round(self.cpu_quota * PERIOD_US)) if self.cpu_quota else "-1")
+        (cpu / "cpu.cfs_quota_us").write_text(
+            str(round(self.cpu_quota * PERIOD_US)) if self.cpu_quota else "-1"
+        )
         mem.mkdir()
         self.dirs.append(mem)
         if self.memory_mib:
@@ -97,8 +101,11 @@ class Cgroup:
                     for line in (d / name).read_text().splitlines():
                         key, _, value = line.partition(" ")
                         out[key] = int(value)
-            for src, dst in (("memory.max_usage_in_bytes", "memory_peak_bytes"), ("memory.peak", "memory_peak_bytes"),
-                             ("memory.failcnt", "memory_failcnt")):
+            for src, dst in (
+                ("memory.max_usage_in_bytes", "memory_peak_bytes"),
+                ("memory.peak", "memory_peak_bytes"),
+                ("memory.failcnt", "memory_failcnt"),
+            ):
                 with contextlib.suppress(OSError, ValueError):
                     out[dst] = int((d / src).read_text())
         return out
@@ -132,7 +139,9 @@ def _wait_ready(svc: Service, workers: int | None, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if svc.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {svc.process.returncode}:\n{svc.log()[-3000:]}")
+            raise RuntimeError(
+                f"gunicorn exited with {svc.process.returncode}:\n{svc.log()[-3000:]}"
+            )
         started = svc.log().count("Application startup complete")
         if started >= (workers or 1):
             with contextlib.suppress(httpx.HTTPError):
@@ -159,16 +168,37 @@ def run_service(
     cgroup = Cgroup(cpu_quota, memory_mib).create() if cpu_quota or memory_mib else None
     port = free_port()
     full_env = {**os.environ, **(env or {})}
-    for inherited in ("WEB_CONCURRENCY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                      "COREBOUND_PLAN", "PROMETHEUS_MULTIPROC_DIR"):
+    for inherited in (
+        "WEB_CONCURRENCY",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "COREBOUND_PLAN",
+        "PROMETHEUS_MULTIPROC_DIR",
+    ):
         if inherited not in (env or {}):
             full_env.pop(inherited, None)
-    log_file = tempfile.NamedTemporaryFile(prefix="corebound-gunicorn-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "gunicorn", "--config", "service/gunicorn_conf.py",
-           "--bind", f"127.0.0.1:{port}", *extra_args]
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the service
+        prefix="corebound-gunicorn-", suffix=".log", delete=False
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "service/gunicorn_conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        *extra_args,
+    ]
     process = subprocess.Popen(
-        cmd, cwd=REPO, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
-        preexec_fn=cgroup.enter if cgroup else None, start_new_session=True,
+        cmd,
+        cwd=REPO,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        preexec_fn=cgroup.enter if cgroup else None,
+        start_new_session=True,
     )
     svc = Service(f"http://127.0.0.1:{port}", process, Path(log_file.name), cgroup)
     try:

@@ -10,6 +10,7 @@ the default model, so the same clients work. Written in chunks: a 1 GiB model ne
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -45,15 +46,23 @@ def make(size_mib: float, out: Path, seed: int = 0) -> dict:
     count, width = hidden_shape(size_mib)
     dims = [INPUT_DIM, width, *([width] * count), OUTPUTS]
     layers = []
-    for i, (rows, cols) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+    for i, (rows, cols) in enumerate(itertools.pairwise(dims)):
         write_weight(out / f"layer{i}_weight.npy", rows, cols, rng)
         np.save(out / f"layer{i}_bias.npy", np.zeros(cols, dtype=np.float32))
         last = i == len(dims) - 2
-        layers.append({"weight": f"layer{i}_weight.npy", "bias": f"layer{i}_bias.npy",
-                       "activation": "softmax" if last else "relu"})
+        layers.append(
+            {
+                "weight": f"layer{i}_weight.npy",
+                "bias": f"layer{i}_bias.npy",
+                "activation": "softmax" if last else "relu",
+            }
+        )
     meta = {
-        "name": f"synthetic-{round(size_mib)}mib", "version": f"seed{seed}",
-        "input_dim": INPUT_DIM, "labels": [str(i) for i in range(OUTPUTS)], "layers": layers,
+        "name": f"synthetic-{round(size_mib)}mib",
+        "version": f"seed{seed}",
+        "input_dim": INPUT_DIM,
+        "labels": [str(i) for i in range(OUTPUTS)],
+        "layers": layers,
     }
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -44,8 +44,11 @@ def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     x, y = load_digits(return_X_y=True)
     return train_test_split(
-        x.astype(np.float32), y, test_size=RECIPE["test_size"],
-        random_state=RECIPE["split_seed"], stratify=y,
+        x.astype(np.float32),
+        y,
+        test_size=RECIPE["test_size"],
+        random_state=RECIPE["split_seed"],
+        stratify=y,
     )
 
 
@@ -68,19 +71,24 @@ def write_artifact(clf, out: Path, accuracy: float) -> None:
             weight = weight / np.float32(PIXEL_MAX)  # the model takes raw 0..16 pixels
         np.save(out / f"layer{i}_weight.npy", np.ascontiguousarray(weight))
         np.save(out / f"layer{i}_bias.npy", bias.astype(np.float32))
-        layers.append({
-            "weight": f"layer{i}_weight.npy",
-            "bias": f"layer{i}_bias.npy",
-            "activation": "softmax" if i == last else "relu",
-        })
+        layers.append(
+            {
+                "weight": f"layer{i}_weight.npy",
+                "bias": f"layer{i}_bias.npy",
+                "activation": "softmax" if i == last else "relu",
+            }
+        )
     meta = {
         "name": "digits-mlp",
         "version": recipe_hash(),
         "input_dim": int(clf.coefs_[0].shape[0]),
         "labels": [str(c) for c in clf.classes_],
         "layers": layers,
-        "training": {"recipe": RECIPE, "holdout_accuracy": round(accuracy, 4),
-                     "epochs": int(clf.n_iter_)},
+        "training": {
+            "recipe": RECIPE,
+            "holdout_accuracy": round(accuracy, 4),
+            "epochs": int(clf.n_iter_),
+        },
     }
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -94,23 +102,27 @@ def write_holdout(path: Path, x_test: np.ndarray, y_test: np.ndarray) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--holdout", type=Path, default=REPO / "loadtests" / "data" / "digits_holdout.json")
+    parser.add_argument(
+        "--holdout", type=Path, default=REPO / "loadtests" / "data" / "digits_holdout.json"
+    )
     parser.add_argument("--force", action="store_true", help="retrain even if up to date")
     args = parser.parse_args(argv)
 
     x_train, x_test, y_train, y_test = split()
     write_holdout(args.holdout, x_test, y_test)
     meta_path = args.out / "model.json"
-    if not args.force and meta_path.exists():
-        if json.loads(meta_path.read_text()).get("version") == recipe_hash():
-            print(f"default model up to date: {args.out}")
-            return 0
+    current = json.loads(meta_path.read_text()).get("version") if meta_path.exists() else None
+    if not args.force and current == recipe_hash():
+        print(f"default model up to date: {args.out}")
+        return 0
     started = time.perf_counter()
     clf = train(x_train, y_train)
     accuracy = float(clf.score(x_test / PIXEL_MAX, y_test))
     write_artifact(clf, args.out, accuracy)
-    print(f"trained {RECIPE['hidden_layer_sizes']} in {time.perf_counter() - started:.0f} s,"
-          f" {clf.n_iter_} epochs, held-out accuracy {accuracy:.4f} -> {args.out}")
+    print(
+        f"trained {RECIPE['hidden_layer_sizes']} in {time.perf_counter() - started:.0f} s,"
+        f" {clf.n_iter_} epochs, held-out accuracy {accuracy:.4f} -> {args.out}"
+    )
     return 0
 
 

@@ -26,15 +26,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     s = rt.settings
     rt.model = await asyncio.to_thread(load_model, s.model_dir, s.model_class, s.model_mmap)
     rt.engine = InferenceEngine(
-        rt.model.predictor.predict, max_batch=s.max_batch_size, max_wait_s=s.max_wait_ms / 1000,
-        max_queue_rows=s.max_queue_rows, threads=rt.plan.threads,
+        rt.model.predictor.predict,
+        max_batch=s.max_batch_size,
+        max_wait_s=s.max_wait_ms / 1000,
+        max_queue_rows=s.max_queue_rows,
+        threads=rt.plan.threads,
     )
     rt.engine.start()
     # Warm up through the engine: pages the weights in and starts BLAS before traffic.
     await rt.engine.infer(np.zeros((1, rt.model.input_dim), np.float32), s.request_timeout_s)
     rt.ready = True
-    log.info("model %s %s loaded (%d bytes, mmap=%s); %d BLAS threads", rt.model.name,
-             rt.model.version, rt.model.bytes, s.model_mmap, rt.plan.threads)
+    log.info(
+        "model %s %s loaded (%d bytes, mmap=%s); %d BLAS threads",
+        rt.model.name,
+        rt.model.version,
+        rt.model.bytes,
+        s.model_mmap,
+        rt.plan.threads,
+    )
     try:
         yield
     finally:
@@ -45,13 +54,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     rt = Runtime(settings=settings, plan=inherited_plan(settings))
-    app = FastAPI(title="corebound", version=__version__, lifespan=lifespan,
-                  description="CPU-bound model inference, sized to the container's cores.")
+    app = FastAPI(
+        title="corebound",
+        version=__version__,
+        lifespan=lifespan,
+        description="CPU-bound model inference, sized to the container's cores.",
+    )
     app.state.runtime = rt
     for router in (routes_ops.router, routes_v1.router, routes_v2.router):
         app.include_router(router)
     errors.install(app)
     metrics.instrument(app)
-    openapi_docs.install(app, lambda: rt.model.input_dim if rt.model else None,
-                         settings.max_rows_per_request)
+    openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
     return app

@@ -27,7 +27,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
-        raise InputError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+        raise InputError(
+            415, f"Content-Type must be application/json, got {content_type or 'none'!r}"
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise InputError(413, f"body of {declared} bytes exceeds MAX_BODY_BYTES={max_bytes}")
@@ -45,13 +47,19 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        hint = " (NaN and Infinity are not JSON numbers)" if b"NaN" in body or b"Infinity" in body else ""
+        hint = (
+            " (NaN and Infinity are not JSON numbers)"
+            if b"NaN" in body or b"Infinity" in body
+            else ""
+        )
         raise InputError(400, f"body is not valid JSON{hint}: {exc}") from None
 
 
 def holds_bool(values: list[Any]) -> bool:
     """True/false anywhere in a flat list or a list of rows."""
-    return any(type(v) is bool or (type(v) is list and any(type(x) is bool for x in v)) for v in values)
+    return any(
+        type(v) is bool or (type(v) is list and any(type(x) is bool for x in v)) for v in values
+    )
 
 
 def may_hold_bools(body: bytes) -> bool:
@@ -64,23 +72,35 @@ def to_rows(
 ) -> np.ndarray:
     """A list of rows of numbers -> float32 [n, input_dim], or an InputError saying why not."""
     if not isinstance(values, list):
-        raise InputError(422, f"'{what}' must be a list of rows, each a list of {input_dim} numbers")
+        raise InputError(
+            422, f"'{what}' must be a list of rows, each a list of {input_dim} numbers"
+        )
     if not values:
         raise InputError(422, f"'{what}' is empty: send at least one row")
     try:
         array = np.array(values)
     except (ValueError, TypeError, OverflowError):
-        raise InputError(422, f"'{what}' rows must all be lists of {input_dim} numbers (ragged or mixed rows)") from None
+        raise InputError(
+            422, f"'{what}' rows must all be lists of {input_dim} numbers (ragged or mixed rows)"
+        ) from None
     if array.dtype.kind not in "iuf":
         raise InputError(422, f"'{what}' must hold only numbers (got {_kind_name(array)})")
     if array.ndim == 1:
         raise InputError(422, f"'{what}' must be a list of rows: wrap a single row as [[...]]")
     if array.ndim != 2:
-        raise InputError(422, f"'{what}' rows must be flat lists of numbers, got {array.ndim}-level nesting")
+        raise InputError(
+            422, f"'{what}' rows must be flat lists of numbers, got {array.ndim}-level nesting"
+        )
     if len(array) > max_rows:
-        raise InputError(413, f"'{what}' has {len(array)} rows; at most {max_rows} per request (MAX_ROWS_PER_REQUEST)")
+        raise InputError(
+            422,
+            f"'{what}' has {len(array)} rows; at most {max_rows} per request"
+            " (MAX_ROWS_PER_REQUEST)",
+        )
     if array.shape[1] != input_dim:
-        raise InputError(422, f"each row of '{what}' must have {input_dim} numbers, got {array.shape[1]}")
+        raise InputError(
+            422, f"each row of '{what}' must have {input_dim} numbers, got {array.shape[1]}"
+        )
     if scan_bools and holds_bool(values):
         raise InputError(422, f"'{what}' must hold only numbers (got booleans)")
     return finite_float32(array, what)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from service import metrics
 
@@ -73,6 +73,7 @@ class InferenceEngine:
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._seconds_per_row = 0.001  # EWMA, only for Retry-After estimates
         self.heartbeat = time.monotonic()
+        self.blas_threads: dict[str, int] = {}  # as seen from the inference thread, for /info
 
     # --- event-loop side ------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class InferenceEngine:
 
     def _run(self) -> None:
         with threadpool_limits(limits=self.threads):
+            self.blas_threads = {p["internal_api"]: p["num_threads"] for p in threadpool_info()}
             while True:
                 jobs = self._take()
                 if jobs is None:
@@ -162,7 +164,9 @@ class InferenceEngine:
             if job.future.done():  # its request already timed out or went away
                 continue
             if now > job.deadline:
-                job.loop.call_soon_threadsafe(_settle, job.future, DeadlineExceeded("expired in queue"))
+                job.loop.call_soon_threadsafe(
+                    _settle, job.future, DeadlineExceeded("expired in queue")
+                )
                 continue
             metrics.QUEUE_WAIT.observe(now - job.enqueued)
             live.append(job)

@@ -9,7 +9,9 @@ from service.codec import InputError, encode
 from service.engine import DeadlineExceeded, Overloaded
 
 
-def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     # The Open Inference Protocol says {"error": ...}; FastAPI's own convention is {"detail": ...}.
     key = "error" if request.url.path.startswith("/v2") else "detail"
     return Response(encode({key: message}), status, headers, media_type="application/json")

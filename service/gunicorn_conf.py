@@ -14,11 +14,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` from any cwd
 
-from service.planning import PLAN_ENV, plan_for  # noqa: E402
-from service.settings import load_settings  # noqa: E402
+from service.planning import PLAN_ENV, plan_for
+from service.settings import load_settings
 
 settings = load_settings()
 try:
@@ -50,7 +51,7 @@ accesslog = None  # per-request log lines cost throughput; metrics count request
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 
-def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+def on_starting(server: Any) -> None:
     # Stale files from an earlier run would be summed into this one's metrics.
     for entry in Path(_metrics_dir).iterdir():
         if entry.is_dir():
@@ -62,7 +63,7 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
         server.log.warning(_plan.note)
 
 
-def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     # Drops the dead worker's live gauges (queue depth); its counters stay summed.

@@ -24,22 +24,26 @@ from prometheus_client import (
 from prometheus_fastapi_instrumentator import Instrumentator
 
 BATCH_ROWS = Histogram(
-    "corebound_batch_rows", "Rows per model call (micro-batch size).",
+    "corebound_batch_rows",
+    "Rows per model call (micro-batch size).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
 INFERENCE_SECONDS = Histogram(
-    "corebound_inference_seconds", "Model time per micro-batch.",
+    "corebound_inference_seconds",
+    "Model time per micro-batch.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 QUEUE_WAIT = Histogram(
-    "corebound_queue_wait_seconds", "Time a request waited for the inference thread.",
+    "corebound_queue_wait_seconds",
+    "Time a request waited for the inference thread.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 QUEUE_ROWS = Gauge(
     "corebound_queue_rows", "Rows waiting for the inference thread.", multiprocess_mode="livesum"
 )
 SHED = Counter(
-    "corebound_shed_requests_total", "Requests refused (queue_full, draining) or expired (deadline).",
+    "corebound_shed_requests_total",
+    "Requests refused (queue_full, draining) or expired (deadline).",
     ["reason"],
 )
 

@@ -74,7 +74,9 @@ def load_artifact(model_dir: Path, mmap: bool = True) -> LoadedModel:
         if activation not in ACTIVATIONS:
             raise ValueError(f"layer {i}: unknown activation {activation!r}")
         if weight.ndim != 2 or weight.shape[0] != width or bias.shape != (weight.shape[1],):
-            raise ValueError(f"layer {i}: shapes {weight.shape} / {bias.shape} do not chain from {width}")
+            raise ValueError(
+                f"layer {i}: shapes {weight.shape} / {bias.shape} do not chain from {width}"
+            )
         width = weight.shape[1]
         total += weight.nbytes + bias.nbytes
         layers.append((weight, bias, activation))
@@ -82,8 +84,12 @@ def load_artifact(model_dir: Path, mmap: bool = True) -> LoadedModel:
     if labels and len(labels) != width:
         raise ValueError(f"{len(labels)} labels for {width} outputs")
     return LoadedModel(
-        predictor=MLP(layers), name=str(meta["name"]), version=str(meta.get("version", "1")),
-        input_dim=int(meta["input_dim"]), labels=labels, bytes=total,
+        predictor=MLP(layers),
+        name=str(meta["name"]),
+        version=str(meta.get("version", "1")),
+        input_dim=int(meta["input_dim"]),
+        labels=labels,
+        bytes=total,
     )
 
 

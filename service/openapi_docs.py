@@ -61,7 +61,10 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"ty
 
 def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[str, Any]]:
     return {
-        bad_request: {"model": model, "description": "Malformed or invalid input; the message says what"},
+        bad_request: {
+            "model": model,
+            "description": "Malformed or invalid input; the message says what",
+        },
         413: {"model": model, "description": "Body or batch larger than allowed"},
         415: {"model": model, "description": "Content-Type is not application/json"},
         503: {"model": model, "description": "Queue full or draining", "headers": _RETRY_AFTER},
@@ -69,8 +72,14 @@ def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[st
     }
 
 
-ERROR_RESPONSES = {**_errors(ErrorDetail, 422), 400: {"model": ErrorDetail, "description": "Body is not JSON"}}
-OIP_ERROR_RESPONSES = {**_errors(OipError, 400), 404: {"model": OipError, "description": "Unknown model"}}
+ERROR_RESPONSES = {
+    **_errors(ErrorDetail, 422),
+    400: {"model": ErrorDetail, "description": "Body is not JSON"},
+}
+OIP_ERROR_RESPONSES = {
+    **_errors(OipError, 400),
+    404: {"model": OipError, "description": "Unknown model"},
+}
 
 
 def json_body(schema_name: str) -> dict[str, Any]:
@@ -88,7 +97,15 @@ def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
         "required": ["name", "shape", "datatype", "data"],
         "properties": {
             "name": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
+            "shape": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 2,
+                "prefixItems": [
+                    {"type": "integer", "minimum": 1, "maximum": max_rows},
+                    {"type": "integer", **({"const": input_dim} if input_dim else {})},
+                ],
+            },
             "datatype": {"type": "string", "enum": ["FP32"]},
             "data": {"type": "array", "items": {"anyOf": [number, row]}},
             "parameters": {"type": "object"},
@@ -99,7 +116,9 @@ def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
             "type": "object",
             "required": ["inputs"],
             "additionalProperties": False,
-            "properties": {"inputs": {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}},
+            "properties": {
+                "inputs": {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}
+            },
         },
         "InferRequest": {
             "type": "object",
@@ -110,22 +129,42 @@ def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
                 "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1},
                 "outputs": {
                     "type": "array",
-                    "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": {"type": "string", "enum": ["probabilities", "label"]}
+                        },
+                    },
                 },
             },
         },
     }
 
 
-def install(app: FastAPI, input_dim: Any, max_rows: int) -> None:
-    """`input_dim` is a callable: the width is known only after the lifespan loads the model."""
+def _pin_model_name(schema: dict[str, Any], name: str) -> None:
+    """This server serves one model: say so, so clients and fuzzers use the right path."""
+    for path in schema["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "model_name":
+                    parameter["schema"]["enum"] = [name]
+
+
+def install(app: FastAPI, model: Any, max_rows: int) -> None:
+    """`model` is a callable giving the loaded model or None: it exists only after the lifespan."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(request_schemas(input_dim(), max_rows))
-        if input_dim():
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        loaded = model()
+        schemas = request_schemas(loaded.input_dim if loaded else None, max_rows)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        if loaded:
+            _pin_model_name(schema, loaded.name)
             app.openapi_schema = schema
         return schema
 

@@ -45,7 +45,9 @@ def parse_cpu_quantity(value: str | float | int) -> float:
     text = str(value).strip()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", text)
     if not match:
-        raise ValueError(f"not a CPU quantity: {value!r} (use cores like 2 or 0.5, or millicores like 1500m)")
+        raise ValueError(
+            f"not a CPU quantity: {value!r} (use cores like 2 or 0.5, or millicores like 1500m)"
+        )
     cores = float(match.group(1)) / (1000 if match.group(2) else 1)
     if cores <= 0:
         raise ValueError(f"CPU quantity must be positive: {value!r}")
@@ -105,7 +107,8 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
     fit = math.floor((memory_limit_mib - p.headroom_mib - shared) / per_worker)
     if fit < 1:
         raise ValueError(
-            f"memory limit {memory_limit_mib} MiB cannot hold one worker: model {p.model_mib:.0f} MiB"
+            f"memory limit {memory_limit_mib} MiB cannot hold one worker:"
+            f" model {p.model_mib:.0f} MiB"
             f" x {p.model_copies} + {p.worker_overhead_mib} MiB per worker + {p.headroom_mib} MiB"
             f" headroom = {shared + per_worker + p.headroom_mib:.0f} MiB needed"
         )
@@ -117,8 +120,13 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
     )
     threads = max(p.threads, math.floor(p.cpu_limit / fit)) if fit < p.workers else p.threads
     return _replace(
-        p, workers=fit, threads=threads, model_copies=copies, memory_mib=memory,
-        memory_limit_mib=memory_limit_mib, note=note,
+        p,
+        workers=fit,
+        threads=threads,
+        model_copies=copies,
+        memory_mib=memory,
+        memory_limit_mib=memory_limit_mib,
+        note=note,
     )
 
 
@@ -170,7 +178,9 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP) -> float | None:
+def cgroup_cpu_quota(
+    root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP
+) -> float | None:
     """CPU cores allowed by CFS quota, the tightest along the hierarchy; None when unlimited."""
     own = _own_cgroup_paths(proc_cgroup)
     limits: list[float] = []
@@ -188,19 +198,24 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGR
         else:
             return None
         for d in _ancestors(mount, own.get("cpu", "/")):
-            quota, period = _read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us")
-            if quota and period and int(quota) > 0 and int(period) > 0:
-                limits.append(int(quota) / int(period))
+            quota_us, period_us = _read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us")
+            if quota_us and period_us and int(quota_us) > 0 and int(period_us) > 0:
+                limits.append(int(quota_us) / int(period_us))
     return min(limits) if limits else None
 
 
-def cgroup_memory_limit_mib(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP) -> int | None:
+def cgroup_memory_limit_mib(
+    root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP
+) -> int | None:
     """Memory limit in MiB, the tightest along the hierarchy; None when unlimited."""
     own = _own_cgroup_paths(proc_cgroup)
     if (root / "cgroup.controllers").exists():
         dirs, filename = _ancestors(root, own.get("", "/")), "memory.max"
     elif (root / "memory").is_dir():
-        dirs, filename = _ancestors(root / "memory", own.get("memory", "/")), "memory.limit_in_bytes"
+        dirs, filename = (
+            _ancestors(root / "memory", own.get("memory", "/")),
+            "memory.limit_in_bytes",
+        )
     else:
         return None
     limits = []

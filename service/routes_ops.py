@@ -15,22 +15,33 @@ from service.runtime import runtime
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: event loop and inference thread alive",
-            responses={503: {"description": "Inference thread dead or stalled"}})
+@router.get(
+    "/healthz",
+    summary="Liveness: event loop and inference thread alive",
+    responses={503: {"description": "Inference thread dead or stalled"}},
+)
 async def healthz(request: Request) -> Response:
     rt = runtime(request)
     engine = rt.engine
     age = time.monotonic() - engine.heartbeat if engine else None
     ok = engine is not None and engine.healthy(rt.settings.heartbeat_timeout_s)
-    body = {"status": "ok" if ok else "stalled", "heartbeat_age_s": round(age, 3) if age is not None else None}
+    body = {
+        "status": "ok" if ok else "stalled",
+        "heartbeat_age_s": round(age, 3) if age is not None else None,
+    }
     return Response(codec.encode(body), 200 if ok else 503, media_type="application/json")
 
 
-@router.get("/readyz", summary="Readiness: model loaded and not draining",
-            responses={503: {"description": "Loading or draining"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: model loaded and not draining",
+    responses={503: {"description": "Loading or draining"}},
+)
 async def readyz(request: Request) -> Response:
     ready = runtime(request).ready
-    return Response(codec.encode({"ready": ready}), 200 if ready else 503, media_type="application/json")
+    return Response(
+        codec.encode({"ready": ready}), 200 if ready else 503, media_type="application/json"
+    )
 
 
 @router.get("/info", summary="The sizing plan, the model and the batching settings")
@@ -39,14 +50,24 @@ async def info(request: Request) -> dict[str, object]:
     model = rt.model
     s = rt.settings
     return {
-        "model": None if model is None else {
-            "name": model.name, "version": model.version, "bytes": model.bytes,
-            "input_dim": model.input_dim, "labels": model.labels,
+        "model": None
+        if model is None
+        else {
+            "name": model.name,
+            "version": model.version,
+            "bytes": model.bytes,
+            "input_dim": model.input_dim,
+            "labels": model.labels,
         },
         "plan": asdict(rt.plan),
-        "batching": {"max_batch_size": s.max_batch_size, "max_wait_ms": s.max_wait_ms,
-                     "max_queue_rows": s.max_queue_rows, "max_rows_per_request": s.max_rows_per_request,
-                     "request_timeout_s": s.request_timeout_s},
+        "blas_threads": rt.engine.blas_threads if rt.engine else {},
+        "batching": {
+            "max_batch_size": s.max_batch_size,
+            "max_wait_ms": s.max_wait_ms,
+            "max_queue_rows": s.max_queue_rows,
+            "max_rows_per_request": s.max_rows_per_request,
+            "request_timeout_s": s.request_timeout_s,
+        },
         "pid": os.getpid(),
     }
 

@@ -19,7 +19,9 @@ def decode_predict(payload: Any, input_dim: int, max_rows: int, scan_bools: bool
         raise codec.InputError(422, 'body must be a JSON object like {"inputs": [[...], ...]}')
     unknown = sorted(set(payload) - {"inputs"})
     if unknown:
-        raise codec.InputError(422, f"unknown field(s) {unknown}: the body is {{\"inputs\": [[...]]}}")
+        raise codec.InputError(
+            422, f'unknown field(s) {unknown}: the body is {{"inputs": [[...]]}}'
+        )
     if "inputs" not in payload:
         raise codec.InputError(422, "missing field 'inputs'")
     return codec.to_rows(payload["inputs"], input_dim, max_rows, scan_bools=scan_bools)
@@ -37,7 +39,9 @@ async def predict(request: Request) -> Response:
     model, engine = rt.serving
     body = await codec.read_body(request, rt.settings.max_body_bytes)
     rows = decode_predict(
-        codec.parse_json(body), model.input_dim, rt.settings.max_rows_per_request,
+        codec.parse_json(body),
+        model.input_dim,
+        rt.settings.max_rows_per_request,
         codec.may_hold_bools(body),
     )
     outputs = await engine.infer(rows, rt.settings.request_timeout_s)

@@ -39,19 +39,34 @@ V2_PROC = "0::/kubepods/pod1/c1\n"
 
 @pytest.mark.parametrize(
     ("quota", "period", "expected"),
-    [("150000", "100000", 1.5), ("200000", "100000", 2.0), ("50000", "100000", 0.5), ("-1", "100000", None)],
+    [
+        ("150000", "100000", 1.5),
+        ("200000", "100000", 2.0),
+        ("50000", "100000", 0.5),
+        ("-1", "100000", None),
+    ],
 )
 def test_v1_quota(tmp_path, proc_cgroup, quota, period, expected):
-    write(tmp_path, {"cpu,cpuacct/kubepods/pod1/c1/cpu.cfs_quota_us": quota,
-                     "cpu,cpuacct/kubepods/pod1/c1/cpu.cfs_period_us": period})
+    write(
+        tmp_path,
+        {
+            "cpu,cpuacct/kubepods/pod1/c1/cpu.cfs_quota_us": quota,
+            "cpu,cpuacct/kubepods/pod1/c1/cpu.cfs_period_us": period,
+        },
+    )
     assert cgroup_cpu_quota(tmp_path, proc_cgroup(V1_PROC)) == expected
 
 
 def test_v1_tightest_ancestor_wins(tmp_path, proc_cgroup):
-    write(tmp_path, {
-        "cpu/kubepods/pod1/cpu.cfs_quota_us": "100000", "cpu/kubepods/pod1/cpu.cfs_period_us": "100000",
-        "cpu/kubepods/pod1/c1/cpu.cfs_quota_us": "-1", "cpu/kubepods/pod1/c1/cpu.cfs_period_us": "100000",
-    })
+    write(
+        tmp_path,
+        {
+            "cpu/kubepods/pod1/cpu.cfs_quota_us": "100000",
+            "cpu/kubepods/pod1/cpu.cfs_period_us": "100000",
+            "cpu/kubepods/pod1/c1/cpu.cfs_quota_us": "-1",
+            "cpu/kubepods/pod1/c1/cpu.cfs_period_us": "100000",
+        },
+    )
     assert cgroup_cpu_quota(tmp_path, proc_cgroup("4:cpu:/kubepods/pod1/c1\n")) == 1.0
 
 
@@ -71,7 +86,9 @@ def test_no_cgroup_fs_at_all(tmp_path, proc_cgroup):
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup("")) is None
 
 
-@pytest.mark.parametrize(("cpu_max", "expected"), [("250000 100000", 2.5), ("max 100000", None), ("100000", 1.0)])
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"), [("250000 100000", 2.5), ("max 100000", None), ("100000", 1.0)]
+)
 def test_v2_cpu_max(tmp_path, proc_cgroup, cpu_max, expected):
     write(tmp_path, {"cgroup.controllers": "cpu memory", "kubepods/pod1/c1/cpu.max": cpu_max})
     assert cgroup_cpu_quota(tmp_path, proc_cgroup(V2_PROC)) == expected
@@ -84,7 +101,10 @@ def test_v2_missing_cpu_max(tmp_path, proc_cgroup):
 
 
 def test_v2_memory(tmp_path, proc_cgroup):
-    write(tmp_path, {"cgroup.controllers": "cpu memory", "kubepods/pod1/c1/memory.max": str(512 * 2**20)})
+    write(
+        tmp_path,
+        {"cgroup.controllers": "cpu memory", "kubepods/pod1/c1/memory.max": str(512 * 2**20)},
+    )
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup(V2_PROC)) == 512
 
 
@@ -143,11 +163,15 @@ def test_fit_to_memory_keeps_a_plan_that_fits():
 
 
 def test_fit_to_memory_refuses_with_numbers():
-    with pytest.raises(ValueError, match=r"memory limit 200 MiB cannot hold one worker: model 500 MiB"):
+    with pytest.raises(
+        ValueError, match=r"memory limit 200 MiB cannot hold one worker: model 500 MiB"
+    ):
         fit_to_memory(plan(2, 500), 200)
 
 
-@pytest.mark.parametrize(("text", "cores"), [("2", 2.0), (2, 2.0), ("1500m", 1.5), ("0.5", 0.5), ("250m", 0.25)])
+@pytest.mark.parametrize(
+    ("text", "cores"), [("2", 2.0), (2, 2.0), ("1500m", 1.5), ("0.5", 0.5), ("250m", 0.25)]
+)
 def test_parse_cpu_quantity(text, cores):
     assert parse_cpu_quantity(text) == cores
 
