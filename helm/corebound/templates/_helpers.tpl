@@ -1,0 +1,162 @@
+{{/*
+Names and labels: the `helm create` scaffold's helpers.
+*/}}
+{{- define "corebound.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "corebound.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "corebound.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "corebound.labels" -}}
+helm.sh/chart: {{ include "corebound.chart" . }}
+{{ include "corebound.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Immutable once deployed: the Deployment's selector. */}}
+{{- define "corebound.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "corebound.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of the load test and `helm test` pods. Their name differs from the service's so the
+Service's selector (name + instance) never sends traffic to them. Call with (list $ "part").
+*/}}
+{{- define "corebound.clientLabels" -}}
+{{- $ := index . 0 -}}
+helm.sh/chart: {{ include "corebound.chart" $ }}
+app.kubernetes.io/name: {{ printf "%s-%s" (include "corebound.name" $) (index . 1) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ $.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+{{- end }}
+
+{{- define "corebound.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "corebound.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* `repository:tag` (tag defaults to appVersion) or `repository@digest`. Call with (list $ .Values.image). */}}
+{{- define "corebound.image" -}}
+{{- $ := index . 0 }}
+{{- $image := index . 1 }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository (default $.Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The in-cluster URL of the Service (LOCUST_HOST, the helm test target). */}}
+{{- define "corebound.serviceURL" -}}
+{{- printf "http://%s.%s.svc:%v" (include "corebound.fullname" .) .Release.Namespace .Values.service.port }}
+{{- end }}
+
+{{/*
+Sizing: the formula of service/resources.py plan(), evaluated at render time. A parity test
+renders these over a table of inputs and compares them with plan(). Each helper prints one
+number; callers convert with `| float64` or `| int`.
+*/}}
+
+{{/* CPU cores from resources.cpu: 2, "2", 0.5, "2.5" or "1500m" (parse_cpu_quantity). */}}
+{{- define "corebound.cpuCores" -}}
+{{- $raw := toString .Values.resources.cpu | trim }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" $raw) }}
+{{- fail (printf "resources.cpu: not a CPU quantity: %q (use cores like 2 or 0.5, or millicores like 1500m)" $raw) }}
+{{- end }}
+{{- $cores := 0.0 }}
+{{- if hasSuffix "m" $raw }}
+{{- $cores = divf (trimSuffix "m" $raw | float64) 1000 }}
+{{- else }}
+{{- $cores = float64 $raw }}
+{{- end }}
+{{- if le $cores 0.0 }}
+{{- fail (printf "resources.cpu: CPU quantity must be positive: %q" $raw) }}
+{{- end }}
+{{- $cores }}
+{{- end }}
+
+{{/* Gunicorn workers (WEB_CONCURRENCY): the override, else latency mode 1, else max(1, floor(cpu)). */}}
+{{- define "corebound.workers" -}}
+{{- if .Values.concurrency.workers }}
+{{- int .Values.concurrency.workers }}
+{{- else if eq .Values.concurrency.mode "latency" }}
+{{- 1 }}
+{{- else }}
+{{- max 1 (include "corebound.cpuCores" . | float64 | floor | int) }}
+{{- end }}
+{{- end }}
+
+{{/* BLAS threads per worker (OMP_NUM_THREADS): the override, else max(1, floor(cpu / workers)). */}}
+{{- define "corebound.threads" -}}
+{{- if .Values.concurrency.threads }}
+{{- int .Values.concurrency.threads }}
+{{- else }}
+{{- $workers := include "corebound.workers" . | float64 }}
+{{- max 1 (divf (include "corebound.cpuCores" . | float64) $workers | floor | int) }}
+{{- end }}
+{{- end }}
+
+{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x overhead + headroom). */}}
+{{- define "corebound.memoryMiB" -}}
+{{- if .Values.resources.memoryMiB }}
+{{- int .Values.resources.memoryMiB }}
+{{- else }}
+{{- $workers := include "corebound.workers" . | int }}
+{{- $copies := ternary 1 $workers .Values.model.mmap }}
+{{- $weights := mulf $copies .Values.model.sizeMiB }}
+{{- $perWorker := mul $workers .Values.concurrency.workerOverheadMiB }}
+{{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
+{{- end }}
+{{- end }}
+
+{{/* Startup probe failures allowed: the model load budget divided by the period. */}}
+{{- define "corebound.startupFailureThreshold" -}}
+{{- $p := .Values.probes.startup }}
+{{- $seconds := addf $p.baseSeconds (divf .Values.model.sizeMiB $p.loadMiBPerSecond) }}
+{{- divf $seconds $p.periodSeconds | ceil | int }}
+{{- end }}
+
+{{/* More than one service pod can exist: the PDB's condition. */}}
+{{- define "corebound.multiReplica" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.maxReplicas) 1 }}true{{ end }}
+{{- else if gt (int .Values.replicaCount) 1 }}true
+{{- end }}
+{{- end }}
+
+{{/* Checks across keys that values.schema.json cannot express. */}}
+{{- define "corebound.validate" -}}
+{{- if le (float64 .Values.model.sizeMiB) 0.0 }}
+{{- fail (printf "model.sizeMiB must be the model's weight size in MiB, greater than 0 (got %v)" .Values.model.sizeMiB) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
+{{- fail (printf "autoscaling.maxReplicas (%v) must be >= autoscaling.minReplicas (%v)" .Values.autoscaling.maxReplicas .Values.autoscaling.minReplicas) }}
+{{- end }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" (toString .Values.loadtest.cpu)) }}
+{{- fail (printf "loadtest.cpu: not a CPU quantity: %q (use cores like 1 or 0.5, or millicores like 500m)" (toString .Values.loadtest.cpu)) }}
+{{- end }}
+{{- if gt (float64 .Values.loadtest.slo.p95Ms) (float64 .Values.loadtest.slo.p99Ms) }}
+{{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}
+{{- end }}
+{{- end }}

