@@ -7,10 +7,12 @@ the model's accuracy, not the service's health, so it is reported apart from fai
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
-MODEL_NAME = "digits-mlp"
+# The served model's name (GET /v2/models/... or /info); the default model's by default.
+MODEL_NAME = os.environ.get("MODEL_NAME", "digits-mlp")
 V1_PATH = "/v1/predict"
 V2_PATH = f"/v2/models/{MODEL_NAME}/infer"
 LABELS = 10

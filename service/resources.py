@@ -63,7 +63,7 @@ def plan(
     threads: int | None = None,
     mmap: bool = True,
     worker_overhead_mib: int = 96,
-    headroom_mib: int = 64,
+    headroom_mib: int = 128,
 ) -> Plan:
     """The sizing formula (DESIGN.md "Sizing"), pure so the chart can be checked against it.
 

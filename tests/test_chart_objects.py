@@ -104,7 +104,7 @@ def test_service_environment(default: list[dict[str, Any]]) -> None:
         "CONCURRENCY_MODE": "throughput",
         "MODEL_MMAP": "true",
         "WORKER_OVERHEAD_MIB": "96",
-        "MEMORY_HEADROOM_MIB": "64",
+        "MEMORY_HEADROOM_MIB": "128",
         "PROMETHEUS_MULTIPROC_DIR": "/run/prometheus",
         "GRACEFUL_TIMEOUT": "30",
         "MAX_BATCH_SIZE": "64",

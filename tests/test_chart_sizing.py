@@ -62,7 +62,7 @@ def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> No
         threads=case.get("threads"),
         mmap=case["mmap"],
         worker_overhead_mib=case.get("overhead", 96),
-        headroom_mib=case.get("headroom", 64),
+        headroom_mib=case.get("headroom", 128),
     )
 
     docs = ct.render(chart_values(case))
@@ -93,13 +93,13 @@ def test_cpu_request_equals_limit_equals_the_value_given(cpu: int | float | str)
 @pytest.mark.parametrize(
     ("values", "workers", "threads", "memory_mib"),
     [
-        ({}, 2, 1, 19 + 2 * 96 + 64),  # the defaults: 2 CPUs, 19 MiB memory-mapped
-        ({"resources": {"cpu": 1}}, 1, 1, 19 + 96 + 64),
-        ({"resources": {"cpu": 4}}, 4, 1, 19 + 4 * 96 + 64),
-        ({"resources": {"cpu": "1500m"}}, 1, 1, 19 + 96 + 64),
+        ({}, 2, 1, 19 + 2 * 96 + 128),  # the defaults: 2 CPUs, 19 MiB memory-mapped
+        ({"resources": {"cpu": 1}}, 1, 1, 19 + 96 + 128),
+        ({"resources": {"cpu": 4}}, 4, 1, 19 + 4 * 96 + 128),
+        ({"resources": {"cpu": "1500m"}}, 1, 1, 19 + 96 + 128),
         ({"resources": {"cpu": 4}, "model": {"sizeMiB": 2048, "mmap": False}},
-         4, 1, 4 * 2048 + 4 * 96 + 64),
-        ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4, 19 + 96 + 64),
+         4, 1, 4 * 2048 + 4 * 96 + 128),
+        ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4, 19 + 96 + 128),
     ],
     ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency"],
 )  # fmt: skip

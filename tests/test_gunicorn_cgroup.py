@@ -37,7 +37,7 @@ def test_web_concurrency_wins_over_the_quota():
 
 
 def test_tight_memory_limit_starts_fewer_workers_and_says_so():
-    # Private copies: 2 workers would need 2 x 18.5 + 2 x 96 + 64 MiB; 260 MiB holds one.
+    # Private copies: 2 workers would need 2 x 18.5 + 2 x 96 + 128 MiB; 260 MiB holds one.
     env = {"MODEL_MMAP": "false", "WEB_CONCURRENCY": "2"}
     with run_service(env, cpu_quota=2.0, memory_mib=260) as svc:
         plan = httpx.get(svc.url + "/info").json()["plan"]

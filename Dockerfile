@@ -1,0 +1,140 @@
+# corebound images: `service` (gunicorn + FastAPI + the embedded default model) and
+# `loadtest` (Locust + loadtests/). docs/CONTRACT.md "Image" pins paths, user and commands.
+#
+#   docker build --target service  -t corebound:0.1.0 .
+#   docker build --target loadtest -t corebound-loadtest:0.1.0 .
+#
+# BASE_IMAGE is any Debian-based image with python3 (>= 3.11) and the venv module:
+# the pinned official slim image by default, or a local debootstrap base
+# (scripts/container_e2e.py builds one when no registry is reachable).
+# checkov reads `FROM ${BASE_IMAGE}` as an untagged image; the default is pinned by tag
+# and digest, and an override is the builder's choice.
+# checkov:skip=CKV_DOCKER_7:FROM takes the BASE_IMAGE arg, whose default is pinned by digest
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
+
+# ---------------------------------------------------------------------------------------
+# base: what every stage shares.
+FROM ${BASE_IMAGE} AS base
+# No .pyc writes at run time (the root filesystem is read-only), logs unbuffered so they
+# reach `kubectl logs` at once, pip without a cache to carry or a version check.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LANG=C.UTF-8 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+# A numeric, non-root user with a passwd entry (getpass and friends want one). Its home
+# does not exist; the shipped stages point HOME at /tmp, the one writable place.
+RUN groupadd --system --gid 10001 corebound \
+    && useradd --system --no-log-init --uid 10001 --gid 10001 \
+        --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin corebound
+
+# ---------------------------------------------------------------------------------------
+# requirements: pyproject's pinned lists, one file each. Later stages copy these files,
+# not pyproject.toml: a COPY is cached by content, so an edit elsewhere in pyproject (a
+# dev tool, a version bump) reinstalls nothing and retrains nothing. The project itself
+# is not installed: its code goes to /app as files, where the start command runs.
+FROM base AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+extras = p["optional-dependencies"]; \
+open("runtime.txt", "w").write("\n".join(p["dependencies"]) + "\n"); \
+open("loadtest.txt", "w").write("\n".join(extras["loadtest"]) + "\n"); \
+open("train.txt", "w").write("\n".join(extras["train"]) + "\n")'
+
+# ---------------------------------------------------------------------------------------
+# pip: one pinned pip in its own venv. `python3 -m venv` works with python in
+# /usr/local/bin (official image) or /usr/bin (Debian); every other venv is made without
+# pip and filled with `pip --python`, so no shipped venv carries pip and both bases
+# resolve alike.
+FROM base AS pip
+WORKDIR /src
+RUN python3 -m venv /opt/pip \
+    && /opt/pip/bin/python -m pip install --no-cache-dir pip==25.3
+
+# ---------------------------------------------------------------------------------------
+# runtime-env: the service's virtual environment, runtime dependencies only.
+FROM pip AS runtime-env
+COPY --from=requirements /src/runtime.txt ./
+RUN python3 -m venv --without-pip /opt/venv \
+    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir -r runtime.txt
+
+# ---------------------------------------------------------------------------------------
+# model: trains the embedded default model in a throwaway venv, so scikit-learn never
+# reaches an image that ships.
+FROM pip AS model
+COPY --from=requirements /src/train.txt ./
+RUN python3 -m venv --without-pip /opt/train \
+    && /opt/pip/bin/pip --python /opt/train/bin/python install --no-cache-dir -r train.txt
+COPY scripts/train_default_model.py scripts/
+# Fixed seed: the same weights and the same held-out rows on every build.
+RUN /opt/train/bin/python scripts/train_default_model.py \
+        --out /app/models/default --holdout /app/loadtests/data/digits_holdout.json
+
+# ---------------------------------------------------------------------------------------
+# loadtest-env: Locust's virtual environment (the `loadtest` extra only).
+FROM pip AS loadtest-env
+COPY --from=requirements /src/loadtest.txt ./
+RUN python3 -m venv --without-pip /opt/venv \
+    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir -r loadtest.txt
+
+# ---------------------------------------------------------------------------------------
+# loadtest: what the chart's Job runs, unchanged: `locust` + the args below, configured
+# by LOCUST_* and the load-test settings in the environment.
+FROM base AS loadtest
+ARG BASE_IMAGE
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="corebound-loadtest" \
+      org.opencontainers.image.description="Locust step/spike load with an SLO verdict for corebound" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+WORKDIR /app
+COPY --from=loadtest-env /opt/venv /opt/venv
+COPY loadtests/ loadtests/
+# The held-out rows of the model this build trained (the same seed as the repository's).
+COPY --from=model /app/loadtests/data/digits_holdout.json loadtests/data/
+# PYTHONPATH: the locustfile imports the `loadtests` package from /app.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    HOME=/tmp
+USER 10001:10001
+# A Job, not a server: nothing to probe.
+HEALTHCHECK NONE
+ENTRYPOINT ["locust"]
+CMD ["-f", "loadtests/locustfile.py,loadtests/shapes/step.py", "--headless", "--csv", "/tmp/locust", "--html", "/tmp/locust.html"]
+
+# ---------------------------------------------------------------------------------------
+# service: the runtime. Last, so a plain `docker build .` gives it.
+FROM base AS service
+ARG BASE_IMAGE
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="corebound" \
+      org.opencontainers.image.description="CPU-bound model inference (FastAPI under gunicorn) sized to the container's CPU limit" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+WORKDIR /app
+COPY --from=runtime-env /opt/venv /opt/venv
+COPY --from=model /app/models/default models/default
+COPY service/ service/
+# Bytecode compiled at build time: the read-only root filesystem cannot cache it later.
+# The metrics directory: the user's own for runs without a mount, and mode 1777 because
+# runc gives a tmpfs mounted over it (`--read-only --tmpfs /run/prometheus`) this
+# directory's mode but root as owner. The chart mounts an emptyDir (0777) over it.
+RUN /opt/venv/bin/python -m compileall -q service \
+    && install -d -m 1777 -o 10001 -g 10001 /run/prometheus
+# PYTHONPATH: gunicorn imports the `service` package from /app. /tmp and
+# /run/prometheus are the only paths written at run time.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    HOME=/tmp \
+    MODEL_DIR=/app/models/default \
+    PROMETHEUS_MULTIPROC_DIR=/run/prometheus
+USER 10001:10001
+EXPOSE 8000
+# For docker/compose; Kubernetes ignores it and uses the chart's probes on the same path.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["gunicorn", "--config", "service/gunicorn_conf.py"]
