@@ -120,6 +120,22 @@ class Cgroup:
                     time.sleep(0.1)
 
 
+def gunicorn_command(port: int) -> list[str]:
+    """The start command users run (DESIGN.md), bound to loopback."""
+    return [sys.executable, "-m", "gunicorn", "--config", "service/gunicorn_conf.py",
+            "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+
+
+def start_expecting_failure(
+    env: Mapping[str, str] | None = None, cgroup: Cgroup | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run gunicorn when it should refuse to start; returns its CompletedProcess."""
+    return subprocess.run(
+        gunicorn_command(0), cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        preexec_fn=cgroup.enter if cgroup else None,
+    )  # fmt: skip
+
+
 @dataclass
 class Service:
     url: str
@@ -182,13 +198,7 @@ def run_service(
         prefix="corebound-gunicorn-", suffix=".log", delete=False
     )
     cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "service/gunicorn_conf.py",
-        "--bind",
-        f"127.0.0.1:{port}",
+        *gunicorn_command(port),
         *extra_args,
     ]
     process = subprocess.Popen(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
-from conftest import REPO
+from localrun import start_expecting_failure
 from serving import Cgroup, run_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.cgroup, pytest.mark.usefixtures("needs_cgroups")]
@@ -48,22 +45,7 @@ def test_tight_memory_limit_starts_fewer_workers_and_says_so():
 def test_memory_limit_too_small_for_one_worker_refuses_with_the_numbers():
     cgroup = Cgroup(cpu_quota=1.0, memory_mib=100).create()
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "service/gunicorn_conf.py",
-                "--bind",
-                "127.0.0.1:0",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            preexec_fn=cgroup.enter,
-        )
+        result = start_expecting_failure(cgroup=cgroup)
     finally:
         cgroup.remove()
     assert result.returncode != 0
@@ -71,22 +53,8 @@ def test_memory_limit_too_small_for_one_worker_refuses_with_the_numbers():
 
 
 def test_bad_setting_is_refused_at_start_naming_the_variable():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "service/gunicorn_conf.py",
-            "--bind",
-            "127.0.0.1:0",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MAX_BATCH_SIZE": "0", "CONCURRENCY_MODE": "fast"},
-    )
+    env = {"PATH": "/usr/bin:/bin", "MAX_BATCH_SIZE": "0", "CONCURRENCY_MODE": "fast"}
+    result = start_expecting_failure(env)
     assert result.returncode != 0
     output = result.stderr + result.stdout
     assert "MAX_BATCH_SIZE=" in output and "CONCURRENCY_MODE=" in output
