@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 
 class InputError(Exception):
@@ -122,6 +123,12 @@ def _kind_name(array: np.ndarray) -> str:
 
 def encode(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def json_response(
+    payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(encode(payload), status, headers, media_type="application/json")
 
 
 def argmax_labels(outputs: np.ndarray, labels: list[str]) -> list[str]:

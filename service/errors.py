@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from service.codec import InputError, encode
+from service.codec import InputError, json_response
 from service.engine import DeadlineExceeded, Overloaded
 
 
@@ -14,7 +14,7 @@ def _error(
 ) -> Response:
     # The Open Inference Protocol says {"error": ...}; FastAPI's own convention is {"detail": ...}.
     key = "error" if request.url.path.startswith("/v2") else "detail"
-    return Response(encode({key: message}), status, headers, media_type="application/json")
+    return json_response({key: message}, status, headers)
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:

@@ -29,7 +29,7 @@ async def healthz(request: Request) -> Response:
         "status": "ok" if ok else "stalled",
         "heartbeat_age_s": round(age, 3) if age is not None else None,
     }
-    return Response(codec.encode(body), 200 if ok else 503, media_type="application/json")
+    return codec.json_response(body, 200 if ok else 503)
 
 
 @router.get(
@@ -39,9 +39,7 @@ async def healthz(request: Request) -> Response:
 )
 async def readyz(request: Request) -> Response:
     ready = runtime(request).ready
-    return Response(
-        codec.encode({"ready": ready}), 200 if ready else 503, media_type="application/json"
-    )
+    return codec.json_response({"ready": ready}, 200 if ready else 503)
 
 
 @router.get("/info", summary="The sizing plan, the model and the batching settings")

@@ -46,4 +46,4 @@ async def predict(request: Request) -> Response:
     )
     outputs = await engine.infer(rows, rt.settings.request_timeout_s)
     payload = {"outputs": outputs, "labels": codec.argmax_labels(outputs, model.labels)}
-    return Response(codec.encode(payload), media_type="application/json")
+    return codec.json_response(payload)

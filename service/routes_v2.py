@@ -19,10 +19,6 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 OUTPUT_NAMES = ("probabilities", "label")
 
 
-def _json(payload: dict[str, Any], status: int = 200) -> Response:
-    return Response(codec.encode(payload), status, media_type="application/json")
-
-
 def _model(rt: Runtime, name: str) -> LoadedModel:
     model, _ = rt.serving
     if name != model.name:
@@ -121,13 +117,13 @@ async def server_metadata() -> dict[str, Any]:
 async def live(request: Request) -> Response:
     rt = runtime(request)
     ok = rt.engine is not None and rt.engine.healthy(rt.settings.heartbeat_timeout_s)
-    return _json({"live": ok}, 200 if ok else 503)
+    return codec.json_response({"live": ok}, 200 if ok else 503)
 
 
 @router.get("/health/ready", summary="Server ready", responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> Response:
     ok = runtime(request).ready
-    return _json({"ready": ok}, 200 if ok else 503)
+    return codec.json_response({"ready": ok}, 200 if ok else 503)
 
 
 @router.get(
@@ -138,7 +134,7 @@ async def ready(request: Request) -> Response:
 )
 async def model_metadata(model_name: str, request: Request) -> Response:
     model = _model(runtime(request), model_name)
-    return _json(
+    return codec.json_response(
         {
             "name": model.name,
             "versions": [model.version],
@@ -160,7 +156,7 @@ async def model_metadata(model_name: str, request: Request) -> Response:
 async def model_ready(model_name: str, request: Request) -> Response:
     rt = runtime(request)
     model = _model(rt, model_name)
-    return _json({"name": model.name, "ready": rt.ready}, 200 if rt.ready else 503)
+    return codec.json_response({"name": model.name, "ready": rt.ready}, 200 if rt.ready else 503)
 
 
 @router.post(
@@ -181,4 +177,4 @@ async def infer(model_name: str, request: Request) -> Response:
     )
     outputs = await engine.infer(rows, rt.settings.request_timeout_s)
     request_id = payload.get("id") if isinstance(payload.get("id"), str) else str(uuid.uuid4())
-    return _json(encode_infer(model, outputs, names, request_id))
+    return codec.json_response(encode_infer(model, outputs, names, request_id))
