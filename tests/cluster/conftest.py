@@ -19,13 +19,6 @@ from scripts.localcluster.layout import NODE_LINK, Layout
 
 from .kube import REPO, Cluster
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.cluster)
-
-
 def _external() -> Cluster:
     images = {
         "service": os.environ.get("COREBOUND_SERVICE_IMAGE", app_images.tags()["service"]),

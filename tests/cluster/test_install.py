@@ -22,7 +22,7 @@ def _memory_mib(quantity: str) -> float:
 @pytest.fixture(scope="module", params=["500m", "1"])
 def release(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[tuple[str, str]]:
     cpu = str(request.param)
-    namespace = f"install-cpu-{cpu.replace('m', 'm')}".lower()
+    namespace = f"install-cpu-{cpu}"
     cluster.helm(
         "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
         *cluster.image_values(), "--set", f"resources.cpu={cpu}",
@@ -48,7 +48,7 @@ def test_pod_sizes_itself_from_its_cgroup(cluster: Cluster, release: tuple[str, 
     assert plan["cpu_limit"] == expected_cpu
     assert plan["workers"] == 1
     assert plan["threads"] == 1
-    assert info["blas_threads"] == 1
+    assert set(info["blas_threads"].values()) == {1}  # per BLAS library, as BLAS reports
     # The memory limit the container's cgroup shows is the one the chart asked for.
     assert plan["memory_limit_mib"] == pytest.approx(_memory_mib(limits["memory"]))
     assert plan["memory_mib"] <= plan["memory_limit_mib"]
