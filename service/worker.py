@@ -6,6 +6,7 @@ uvloop and httptools stay (the fast path the benchmark measured).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from uvicorn_worker import UvicornWorker
@@ -22,5 +23,11 @@ class CoreboundWorker(UvicornWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The service's own lines (model loaded, client gone, model errors) go where gunicorn's
+        # go, at its level, as uvicorn_worker does for uvicorn's loggers.
+        logger = logging.getLogger("corebound")
+        logger.handlers = self.log.error_log.handlers
+        logger.setLevel(self.log.error_log.level)
+        logger.propagate = False
         # The master validated the same environment; this process only reads it again.
         LimitedHttpToolsProtocol.limits = HttpLimits.from_settings(load_settings())
