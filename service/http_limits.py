@@ -54,6 +54,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._in_headers = True
+        self._headers_seen = False
         self._header_bytes = 0
         self._fields = 0
         self._body_bytes = 0
@@ -71,6 +72,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._in_headers and self._header_timer is None:
             self._arm_header_timer()  # the first byte of the next request on a kept-alive one
+        # Only a chunk that starts and ends inside one header block counts towards its size.
+        counting, self._headers_seen = self._in_headers, False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -84,8 +87,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self.logger.warning("Invalid HTTP request received.")
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._in_headers and not self.transport.is_closing():
-            # Counted after feeding: a chunk holding headers and body is no header excess.
+        if counting and not self._headers_seen and not self.transport.is_closing():
             self._header_bytes += len(data)
             if self._header_bytes > self.limits.header_bytes:
                 self._refuse(431, f"request headers exceed {self.limits.header_bytes} bytes")
@@ -123,6 +125,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        self._headers_seen = True
         self._header_bytes = 0
         self._cancel_header_timer()
         super().on_headers_complete()

@@ -12,8 +12,8 @@ import pytest
 
 from service.resources import fit_to_memory, model_mib, parse_cpu_quantity, plan
 
-# Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 16) in MiB.
-REQ = 431_104 * 18 / 2**20
+# Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 24) in MiB.
+REQ = 431_104 * 26 / 2**20
 CPUS: list[int | float | str] = [1, 2, 4, "1500m", "500m", 0.5, "2.5"]
 MODEL_MIB = [17, 500, 2048]
 CASES: list[dict[str, Any]] = [

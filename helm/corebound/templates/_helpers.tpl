@@ -136,10 +136,10 @@ rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its s
 {{- int (default 2 .Values.batching.parseConcurrency) }}
 {{- end }}
 
-{{/* MiB per worker for request bodies: body limit x (parse slots + 16) (resources.request_mib). */}}
+{{/* MiB per worker for request bodies: body limit x (parse slots + 24) (resources.request_mib). */}}
 {{- define "corebound.requestMiB" -}}
 {{- $slots := include "corebound.parseConcurrency" . | int }}
-{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 16)) 1048576 }}
+{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
 {{- end }}
 
 {{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom). */}}
