@@ -71,9 +71,7 @@ async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         # Close: otherwise the server reads and discards the declared body to keep the
         # connection, and the client keeps sending it.
-        raise InputError(
-            413, f"body of {declared} bytes exceeds MAX_BODY_BYTES={limit}", _CLOSE
-        )
+        raise InputError(413, f"body of {declared} bytes exceeds MAX_BODY_BYTES={limit}", _CLOSE)
     try:
         if policy.gate.locked():  # wait_for costs a task: only pay it when waiting
             await asyncio.wait_for(policy.gate.acquire(), policy.wait_s)
@@ -110,7 +108,8 @@ def _check_structure(body: bytes, policy: BodyPolicy) -> None:
         raise InputError(
             413,
             f"body holds about {values} JSON values; at most {most_values} for"
-            f" MAX_ROWS_PER_REQUEST={policy.max_rows} rows of {policy.max_values // policy.max_rows}",
+            f" MAX_ROWS_PER_REQUEST={policy.max_rows} rows"
+            f" of {policy.max_values // policy.max_rows} numbers",
         )
 
 

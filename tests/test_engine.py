@@ -196,7 +196,9 @@ async def test_each_failed_request_gets_its_own_exception():
 
     engine = InferenceEngine(broken, max_batch=8, max_wait_s=0.05, max_queue_rows=64, threads=1)
     engine.start()
-    results = await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(3)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(engine.infer(rows(1), 5) for _ in range(3)), return_exceptions=True
+    )
     assert all(isinstance(r, ModelError) for r in results)
     assert len({id(r) for r in results}) == 3  # not one object collecting three tracebacks
     assert all(isinstance(r.__cause__, ValueError) for r in results)

@@ -18,7 +18,7 @@ class Exploding:
 
     name = "exploding"
     input_dim = 4
-    labels = ["a", "b"]
+    labels = ("a", "b")
 
     def __init__(self) -> None:
         self.calls = 0

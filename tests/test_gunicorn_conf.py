@@ -27,9 +27,7 @@ def test_metrics_dir_cleanup_deletes_only_stale_metric_files(tmp_path: Path) -> 
         assert any(tmp_path.glob("*.db"))  # this run's workers write their own there
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("GRACEFUL_TIMEOUT", "30s"), ("LOG_LEVEL", "loud")]
-)
+@pytest.mark.parametrize(("name", "value"), [("GRACEFUL_TIMEOUT", "30s"), ("LOG_LEVEL", "loud")])
 def test_bad_gunicorn_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), name: value}
     result = start_expecting_failure(env)

@@ -193,6 +193,9 @@ def test_normal_traffic_keeps_working_among_slow_and_silent_clients(svc: Service
         for sock in silent:
             sock.close()
     q = statistics.quantiles(latencies, n=100)
-    print(f"predict among 200 hostile connections: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms")
+    print(
+        f"predict among 200 hostile connections:"
+        f" p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms"
+    )
     assert statuses == [200] * 60
     assert closed == len(silent)

@@ -38,7 +38,9 @@ def shapes() -> dict[str, tuple[str, bytes, int]]:
     row = b"[" + b", ".join([WIDEST] * DIM) + b"]"
     floats = b'{"inputs":[' + b", ".join([row] * ROWS) + b"]}"
     tensor = {"name": "input-0", "shape": [ROWS, DIM], "datatype": "FP32", "data": [0.0]}
-    v2 = orjson.dumps({"inputs": [tensor]}).replace(b"[0.0]", b"[" + b", ".join([WIDEST] * ROWS * DIM) + b"]")
+    v2 = orjson.dumps({"inputs": [tensor]}).replace(
+        b"[0.0]", b"[" + b", ".join([WIDEST] * ROWS * DIM) + b"]"
+    )
     tiny_rows = b'{"inputs":[' + b",".join([b"[0]"] * (MOST_CONTAINERS - 2)) + b"]}"
     strings = b'{"inputs":[[' + b",".join([b'"a"'] * (MOST_VALUES - 1)) + b"]]}"
     depth = MOST_CONTAINERS - 1
@@ -65,11 +67,13 @@ def test_every_shape_is_as_large_as_the_limit_admits() -> None:
         assert LIMIT - 4096 <= len(body) <= LIMIT, (name, len(body))
 
 
-@pytest.mark.parametrize("name", [n for n in SHAPES if n.startswith(("floats", "tiny", "deep", "wide", "many"))])
+@pytest.mark.parametrize("name", [n for n in SHAPES if not n.startswith("v2")])
 def test_parsing_the_largest_body_stays_within_body_expansion(name: str) -> None:
     """What one parse slot costs beyond its body: parse + decode of v1, traced."""
     _, body, _ = SHAPES[name]
-    policy = codec.BodyPolicy(max_bytes=LIMIT, max_rows=ROWS, max_values=ROWS * DIM, slots=1, wait_s=1)
+    policy = codec.BodyPolicy(
+        max_bytes=LIMIT, max_rows=ROWS, max_values=ROWS * DIM, slots=1, wait_s=1
+    )
     tracemalloc.start()
     try:
         codec._check_structure(body, policy)
