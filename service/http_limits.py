@@ -57,6 +57,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._headers_seen = False
         self._header_bytes = 0
         self._fields = 0
+        self._field_bytes = 0
         self._body_bytes = 0
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
@@ -72,7 +73,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._in_headers and self._header_timer is None:
             self._arm_header_timer()  # the first byte of the next request on a kept-alive one
-        # Only a chunk that starts and ends inside one header block counts towards its size.
+        # A chunk that starts and ends inside one header block counts towards its size here,
+        # before httptools has handed over a single field (a 1 MiB header is cut at a chunk).
         counting, self._headers_seen = self._in_headers, False
         try:
             self.parser.feed_data(data)
@@ -94,6 +96,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, message: str) -> None:
         self._cancel_timers()
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request's refusal while an earlier response is due: bytes written
+            # now would land inside that response. Closing is all that is left.
+            self.transport.close()
+            return
+        self._write_refusal(status, message)
+
+    def _write_refusal(self, status: int, message: str) -> None:
         body = json.dumps({"detail": message}).encode()
         self.transport.write(
             STATUS_LINE[status]
@@ -108,6 +118,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._fields = 0
+        self._field_bytes = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -121,6 +132,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             raise _Refusal(431, f"more than {self.limits.fields} header fields")
         if len(name) + len(value) > self.limits.field_size:
             raise _Refusal(431, f"a header field exceeds {self.limits.field_size} bytes")
+        # The block as parsed (a whole block in one chunk never reaches the count below).
+        self._field_bytes += len(name) + len(value) + 4
+        if self._field_bytes > self.limits.header_bytes:
+            raise _Refusal(431, f"request headers exceed {self.limits.header_bytes} bytes")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -176,11 +191,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # Paused reading is our back-pressure (the app is not reading yet), not a slow client.
         slow = self._body_bytes < self.limits.min_body_bytes_per_s * window
         if slow and not self.flow.read_paused:
-            message = f"body slower than {self.limits.min_body_bytes_per_s} bytes/s"
             if self.cycle.response_started:
                 self.transport.close()
-            else:
-                self._refuse(408, message)
+                return
+            # This request's own refusal. Its handler sees a disconnect (a 499, no error) and
+            # whatever it answers is dropped, as for any client gone.
+            self._cancel_timers()
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+            self._write_refusal(408, f"body slower than {self.limits.min_body_bytes_per_s} bytes/s")
             return
         self._body_bytes = 0
         self._arm_body_timer()
