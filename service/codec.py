@@ -49,9 +49,16 @@ class BodyPolicy:
     slots: int
     wait_s: float
     gate: asyncio.Semaphore = field(init=False)
+    waiting: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.gate = asyncio.Semaphore(self.slots)
+
+    @property
+    def max_waiting(self) -> int:
+        # Each waiter's connection may buffer up to uvicorn's 64 KiB high-water mark plus
+        # one read before it pauses: a bounded queue keeps that bounded too.
+        return 4 * self.slots
 
 
 async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
@@ -72,21 +79,28 @@ async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
         # Close: otherwise the server reads and discards the declared body to keep the
         # connection, and the client keeps sending it.
         raise InputError(413, f"body of {declared} bytes exceeds MAX_BODY_BYTES={limit}", _CLOSE)
-    try:
-        if policy.gate.locked():  # wait_for costs a task: only pay it when waiting
+    if not policy.gate.locked():
+        await policy.gate.acquire()  # free: no wait_for, no task
+    elif policy.waiting >= policy.max_waiting:
+        raise _busy(policy)
+    else:
+        policy.waiting += 1
+        try:
             await asyncio.wait_for(policy.gate.acquire(), policy.wait_s)
-        else:
-            await policy.gate.acquire()
-    except TimeoutError:
-        raise InputError(
-            503, f"{policy.slots} bodies already being read (PARSE_CONCURRENCY)", _BUSY
-        ) from None
+        except TimeoutError:
+            raise _busy(policy) from None
+        finally:
+            policy.waiting -= 1
     try:
         body = await _read_within(request, limit)
     finally:
         policy.gate.release()
     _check_structure(body, policy)
     return body
+
+
+def _busy(policy: BodyPolicy) -> InputError:
+    return InputError(503, f"{policy.slots} bodies already being read (PARSE_CONCURRENCY)", _BUSY)
 
 
 def _check_structure(body: bytes, policy: BodyPolicy) -> None:

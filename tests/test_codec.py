@@ -61,6 +61,26 @@ async def test_a_body_waits_for_a_parse_slot_then_gets_503_with_retry_after() ->
     assert await codec.read_body(request(shared, again)) == b"[[2]]"  # the slot came back
 
 
+async def test_beyond_four_waiters_per_slot_a_body_is_refused_at_once() -> None:
+    shared = policy(slots=1, wait_s=5.0)
+    held: asyncio.Queue[Message] = asyncio.Queue()
+    await held.put(body(b"[", more=True))
+    holder = asyncio.ensure_future(codec.read_body(request(shared, held)))
+    queues = [asyncio.Queue[Message]() for _ in range(4)]
+    waiters = [asyncio.ensure_future(codec.read_body(request(shared, q))) for q in queues]
+    await asyncio.sleep(0)
+    assert shared.waiting == 4
+    with pytest.raises(codec.InputError) as refused:  # the fifth does not queue
+        await codec.read_body(request(shared, asyncio.Queue()))
+    assert refused.value.status == 503
+    await held.put(body(b"[1]]"))
+    for q in queues:
+        await q.put(body(b"[[2]]"))
+    assert await holder == b"[[1]]"
+    assert await asyncio.gather(*waiters) == [b"[[2]]"] * 4
+    assert shared.waiting == 0
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [
