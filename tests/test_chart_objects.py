@@ -105,6 +105,8 @@ def test_service_environment(default: list[dict[str, Any]]) -> None:
         "MODEL_MMAP": "true",
         "WORKER_OVERHEAD_MIB": "96",
         "MEMORY_HEADROOM_MIB": "128",
+        "MAX_BODY_BYTES": "431104",
+        "PARSE_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": "/run/prometheus",
         "GRACEFUL_TIMEOUT": "30",
         "MAX_BATCH_SIZE": "64",

@@ -84,6 +84,21 @@ def test_model_class_without_predict_is_refused(tmp_path):
         load_model(tmp_path, "pathlib:Path")
 
 
+class _NoWidth:
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return batch
+
+
+def no_width_factory(model_dir: object) -> _NoWidth:
+    return _NoWidth()
+
+
+def test_model_class_without_input_dim_is_refused_naming_it(tmp_path):
+    # input_dim is required (README "Your own model"): every row is checked against it.
+    with pytest.raises(TypeError, match="without input_dim"):
+        load_model(tmp_path, "test_model:no_width_factory")
+
+
 def test_model_class_must_name_a_factory(tmp_path):
     with pytest.raises(ValueError, match="MODEL_CLASS must look like"):
         Settings(model_dir=tmp_path, model_class="just_a_module")

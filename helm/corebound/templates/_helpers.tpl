@@ -117,7 +117,32 @@ number; callers convert with `| float64` or `| int`.
 {{- end }}
 {{- end }}
 
-{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x overhead + headroom). */}}
+{{/*
+Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request,
+rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its separator).
+*/}}
+{{- define "corebound.maxBodyBytes" -}}
+{{- if .Values.batching.maxBodyBytes }}
+{{- int .Values.batching.maxBodyBytes }}
+{{- else }}
+{{- $rows := int (default 256 .Values.batching.maxRowsPerRequest) }}
+{{- $width := int (default 64 .Values.model.inputDim) }}
+{{- add (mul $rows (add (mul $width 26) 4)) 4096 }}
+{{- end }}
+{{- end }}
+
+{{/* Bodies read and parsed at once per worker (PARSE_CONCURRENCY). */}}
+{{- define "corebound.parseConcurrency" -}}
+{{- int (default 2 .Values.batching.parseConcurrency) }}
+{{- end }}
+
+{{/* MiB per worker for request bodies: body limit x (parse slots + 24) (resources.request_mib). */}}
+{{- define "corebound.requestMiB" -}}
+{{- $slots := include "corebound.parseConcurrency" . | int }}
+{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
+{{- end }}
+
+{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom). */}}
 {{- define "corebound.memoryMiB" -}}
 {{- if .Values.resources.memoryMiB }}
 {{- int .Values.resources.memoryMiB }}
@@ -125,7 +150,7 @@ number; callers convert with `| float64` or `| int`.
 {{- $workers := include "corebound.workers" . | int }}
 {{- $copies := ternary 1 $workers .Values.model.mmap }}
 {{- $weights := mulf $copies .Values.model.sizeMiB }}
-{{- $perWorker := mul $workers .Values.concurrency.workerOverheadMiB }}
+{{- $perWorker := mulf $workers (addf .Values.concurrency.workerOverheadMiB (include "corebound.requestMiB" . | float64)) }}
 {{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
 {{- end }}
 {{- end }}
