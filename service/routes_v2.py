@@ -67,13 +67,23 @@ async def _model_ready(request: Request, name: str, version: str | None) -> Resp
     return codec.json_response({"name": model.name, "ready": ok}, 200 if ok else 503)
 
 
+def _parse(body: oip_binary.Body) -> Any:
+    try:
+        return codec.parse_json(body.header)
+    except InputError as exc:
+        if body.binary:
+            raise
+        hint = " (binary tensors after the JSON need an Inference-Header-Content-Length header)"
+        raise InputError(exc.status, exc.message + hint) from None
+
+
 async def _infer(request: Request, name: str, version: str | None) -> Response:
     model = _model(request, name, version)
     rt = runtime(request)
     _, engine = rt.serving
     body = await oip_binary.read_body(request, rt.settings.max_body_bytes)
     decoded = oip_codec.decode(
-        codec.parse_json(body.header),
+        _parse(body),
         body.tail,
         body.binary,
         model,
