@@ -49,6 +49,11 @@ async def read_body(request: Request, max_bytes: int) -> Body:
             raise InputError(413, f"body exceeds MAX_BODY_BYTES={max_bytes}")
         chunks.append(chunk)
     body = _decompress(b"".join(chunks), headers.get("content-encoding", ""), max_bytes)
+    return split(body, declared_header)
+
+
+def split(body: bytes, declared_header: str | None) -> Body:
+    """The body cut at Inference-Header-Content-Length (absent: all of it is JSON)."""
     if declared_header is None:
         return Body(body, memoryview(b""), binary=False)
     length = _header_length(declared_header, len(body))
