@@ -17,6 +17,7 @@ import json
 import struct
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -73,7 +74,7 @@ def decode_cost(
         for form, (body, headers) in bodies(rows).items():
             if not np.array_equal(_decode(model, body, headers), rows):
                 raise RuntimeError(f"{form} form decoded {n} rows to different numbers")
-            us = _per_row_us(lambda b=body, h=headers: _decode(model, b, h), n, min_seconds)
+            us = _per_row_us(partial(_decode, model, body, headers), n, min_seconds)
             results.append({"rows": n, "form": form, "bytes": len(body), "us_per_row": us})
     return results
 

@@ -99,9 +99,9 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     return oip_binary.response(codec.encode(header), parts)
 
 
-METADATA = {"response_model": ModelMetadata, "responses": OIP_ERROR_RESPONSES}
-READY = {"responses": {**OIP_ERROR_RESPONSES, 503: {"description": "Not ready"}}}
-INFER = {
+METADATA: dict[str, Any] = {"response_model": ModelMetadata, "responses": OIP_ERROR_RESPONSES}
+READY: dict[str, Any] = {"responses": {**OIP_ERROR_RESPONSES, 503: {"description": "Not ready"}}}
+INFER: dict[str, Any] = {
     "response_model": InferResponse,
     "responses": OIP_ERROR_RESPONSES,
     "openapi_extra": json_body("InferRequest"),
@@ -110,31 +110,31 @@ INFER = {
 }
 
 
-@router.get(MODEL, summary="Model metadata", **METADATA)  # type: ignore[arg-type]
+@router.get(MODEL, summary="Model metadata", **METADATA)
 async def model_metadata(model_name: str, request: Request) -> Response:
     return await _metadata(request, model_name, None)
 
 
-@router.get(VERSION, summary="Model version metadata", **METADATA)  # type: ignore[arg-type]
+@router.get(VERSION, summary="Model version metadata", **METADATA)
 async def version_metadata(model_name: str, model_version: str, request: Request) -> Response:
     return await _metadata(request, model_name, model_version)
 
 
-@router.get(MODEL + "/ready", summary="Model ready", **READY)  # type: ignore[arg-type]
+@router.get(MODEL + "/ready", summary="Model ready", **READY)
 async def model_ready(model_name: str, request: Request) -> Response:
     return await _model_ready(request, model_name, None)
 
 
-@router.get(VERSION + "/ready", summary="Model version ready", **READY)  # type: ignore[arg-type]
+@router.get(VERSION + "/ready", summary="Model version ready", **READY)
 async def version_ready(model_name: str, model_version: str, request: Request) -> Response:
     return await _model_ready(request, model_name, model_version)
 
 
-@router.post(MODEL + "/infer", summary="Infer", **INFER)  # type: ignore[arg-type]
+@router.post(MODEL + "/infer", summary="Infer", **INFER)
 async def infer(model_name: str, request: Request) -> Response:
     return await _infer(request, model_name, None)
 
 
-@router.post(VERSION + "/infer", summary="Infer with a model version", **INFER)  # type: ignore[arg-type]
+@router.post(VERSION + "/infer", summary="Infer with a model version", **INFER)
 async def version_infer(model_name: str, model_version: str, request: Request) -> Response:
     return await _infer(request, model_name, model_version)

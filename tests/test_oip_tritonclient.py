@@ -3,7 +3,8 @@ ways, versioned and unversioned paths, and every refusal decoded by the client i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeAlias
 
 import httpx
 import numpy as np
@@ -15,6 +16,8 @@ from tritonclient.utils import InferenceServerException
 pytestmark = pytest.mark.slow
 
 MODEL = "digits-mlp"
+Client: TypeAlias = triton.InferenceServerClient
+Expected: TypeAlias = tuple[np.ndarray, list[str]]
 LIMITS = {"MAX_ROWS_PER_REQUEST": "8", "MAX_BODY_BYTES": "16384"}
 
 
@@ -77,8 +80,14 @@ ROWS = np.array(holdout()[0][:8], dtype=np.float32)
     [(False, False, False), (True, True, True), (True, False, True), (False, True, False)],
 )
 def test_infer_json_and_binary_both_ways_match_v1(
-    client, expected, model_version, versioned, binary_in, binary_probabilities, binary_label
-):
+    client: Client,
+    expected: Expected,
+    model_version: str,
+    versioned: bool,
+    binary_in: bool,
+    binary_probabilities: bool,
+    binary_label: bool,
+) -> None:
     result = client.infer(
         MODEL,
         [tensor(ROWS, binary_in)],
@@ -97,7 +106,9 @@ def test_infer_json_and_binary_both_ways_match_v1(
     assert labels(result) == expected[1]
 
 
-def test_default_request_asks_every_output_in_binary(client, expected, service):
+def test_default_request_asks_every_output_in_binary(
+    client: Client, expected: Expected, service: Service
+) -> None:
     # No outputs named: tritonclient sets binary_data_output, its out-of-the-box request.
     result = client.infer(MODEL, [tensor(ROWS, True)])
     assert all("binary_data_size" in o["parameters"] for o in result.get_response()["outputs"])
@@ -114,7 +125,9 @@ def test_default_request_asks_every_output_in_binary(client, expected, service):
     assert np.array_equal(parsed.as_numpy("probabilities"), expected[0])
 
 
-def test_json_request_without_content_type_is_accepted(service, expected):
+def test_json_request_without_content_type_is_accepted(
+    service: Service, expected: Expected
+) -> None:
     body, json_size = triton.InferenceServerClient.generate_request_body(
         [tensor(ROWS, False)], outputs=outputs(False, False)
     )
@@ -126,13 +139,13 @@ def test_json_request_without_content_type_is_accepted(service, expected):
 
 
 @pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
-def test_compressed_requests(client, expected, algorithm):
+def test_compressed_requests(client: Client, expected: Expected, algorithm: str) -> None:
     result = client.infer(MODEL, [tensor(ROWS, True)], request_compression_algorithm=algorithm)
     assert labels(result) == expected[1]
 
 
 @pytest.mark.parametrize("versioned", [False, True])
-def test_health_metadata_and_readiness(client, model_version, versioned):
+def test_health_metadata_and_readiness(client: Client, model_version: str, versioned: bool) -> None:
     version = model_version if versioned else ""
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready(MODEL, model_version=version)
@@ -144,7 +157,7 @@ def test_health_metadata_and_readiness(client, model_version, versioned):
     assert meta["inputs"] == [{"name": "input-0", "datatype": "FP32", "shape": [-1, 64]}]
 
 
-def refusal(call) -> InferenceServerException:
+def refusal(call: Callable[[], object]) -> InferenceServerException:
     with pytest.raises(InferenceServerException) as caught:
         call()
     return caught.value
@@ -212,7 +225,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("call", "status", "words"), ERRORS)
-def test_refusals_decode_in_tritonclient(client, call, status, words):
+def test_refusals_decode_in_tritonclient(
+    client: Client, call: Callable[[Client], object], status: str, words: str
+) -> None:
     error = refusal(lambda: call(client))
     assert error.status() == status, error.message()
     assert words in error.message()
