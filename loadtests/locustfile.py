@@ -46,6 +46,24 @@ class DigitsUser(HttpUser):
         inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
         self._post(answers.V2_PATH, answers.v2_body(inputs), expected, answers.check_v2)
 
+    @task(TRAFFIC.weight_v2_binary)
+    def v2_infer_binary(self) -> None:
+        inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
+        body, headers = answers.v2_binary_body(inputs)
+        with self.client.post(
+            answers.V2_PATH,
+            data=body,
+            headers=headers,
+            name=answers.V2_BINARY_NAME,
+            catch_response=True,
+            timeout=REQUEST_TIMEOUT_S,
+        ) as response:
+            length = response.headers.get(answers.HEADER_LENGTH)
+            outcome = answers.check_v2_binary(
+                response.status_code, response.content or b"", length, expected
+            )
+            self._record(response, outcome, expected)
+
     def _post(self, path: str, body: dict[str, Any], expected: list[str], check: Any) -> None:
         with self.client.post(
             path, json=body, catch_response=True, timeout=REQUEST_TIMEOUT_S
@@ -55,13 +73,15 @@ class DigitsUser(HttpUser):
             except ValueError:
                 response.failure("malformed: body is not JSON")
                 return
-            outcome = check(response.status_code, payload, expected)
-            if outcome.error:
-                response.failure(outcome.error)
-                return
-            LABEL_TALLY["rows"] += len(expected)
-            LABEL_TALLY["wrong"] += outcome.wrong
-            response.success()
+            self._record(response, check(response.status_code, payload, expected), expected)
+
+    def _record(self, response: Any, outcome: answers.Outcome, expected: list[str]) -> None:
+        if outcome.error:
+            response.failure(outcome.error)
+            return
+        LABEL_TALLY["rows"] += len(expected)
+        LABEL_TALLY["wrong"] += outcome.wrong
+        response.success()
 
 
 @events.quitting.add_listener

@@ -10,7 +10,16 @@ from contextlib import asynccontextmanager
 import numpy as np
 from fastapi import FastAPI
 
-from service import __version__, errors, metrics, openapi_docs, routes_ops, routes_v1, routes_v2
+from service import (
+    __version__,
+    errors,
+    metrics,
+    oip_errors,
+    openapi_docs,
+    routes_ops,
+    routes_v1,
+    routes_v2,
+)
 from service.codec import BodyPolicy
 from service.engine import InferenceEngine
 from service.model import LoadedModel, load_model
@@ -90,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (routes_ops.router, routes_v1.router, routes_v2.router):
         app.include_router(router)
     errors.install(app)
+    oip_errors.install(app)
     metrics.instrument(app)
     openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
     return app

@@ -62,18 +62,32 @@ class BodyPolicy:
 
 
 async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
-    """The body within the worker's BodyPolicy (app.state.body_policy) and `max_bytes`."""
+    """A JSON body within the worker's BodyPolicy (app.state.body_policy) and `max_bytes`."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise InputError(
             415, f"Content-Type must be application/json, got {content_type or 'none'!r}"
         )
+    body = await read_bounded(request, max_bytes)
+    check_structure(request, body)
+    return body
+
+
+def body_limit(request: Request, max_bytes: int | None = None) -> int:
     policy: BodyPolicy | None = getattr(request.app.state, "body_policy", None)
     if policy is None:  # an app not made by create_app (the benchmark's bare apps)
         assert max_bytes is not None, "read_body needs max_bytes without a BodyPolicy"
-        return await _read_within(request, max_bytes)
-    limit = policy.max_bytes if max_bytes is None else min(max_bytes, policy.max_bytes)
+        return max_bytes
+    return policy.max_bytes if max_bytes is None else min(max_bytes, policy.max_bytes)
+
+
+async def read_bounded(request: Request, max_bytes: int | None = None) -> bytes:
+    """Any body, within the limit and the worker's parse slots (JSON and binary alike)."""
+    policy: BodyPolicy | None = getattr(request.app.state, "body_policy", None)
+    limit = body_limit(request, max_bytes)
+    if policy is None:
+        return await _read_within(request, limit)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         # Close: otherwise the server reads and discards the declared body to keep the
@@ -92,11 +106,16 @@ async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
         finally:
             policy.waiting -= 1
     try:
-        body = await _read_within(request, limit)
+        return await _read_within(request, limit)
     finally:
         policy.gate.release()
-    _check_structure(body, policy)
-    return body
+
+
+def check_structure(request: Request, body: bytes) -> None:
+    """Refuses JSON with far more lists or values than the policy admits, before parsing."""
+    policy: BodyPolicy | None = getattr(request.app.state, "body_policy", None)
+    if policy is not None:
+        _check_structure(body, policy)
 
 
 def _busy(policy: BodyPolicy) -> InputError:

@@ -52,7 +52,9 @@ def test_v2_infer_matches_v1(client):
 
 def test_v2_nested_data_and_output_selection(client):
     request = {
-        "inputs": [{"name": "x", "shape": [2, DIM], "datatype": "FP32", "data": [row(), row()]}],
+        "inputs": [
+            {"name": "input-0", "shape": [2, DIM], "datatype": "FP32", "data": [row(), row()]}
+        ],
         "outputs": [{"name": "label"}],
     }
     body = client.post("/v2/models/digits-mlp/infer", json=request).json()
