@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 USER = "10001:10001"
 START_COMMAND = ["gunicorn", "--config", "service/gunicorn_conf.py"]
