@@ -98,3 +98,16 @@ def test_extra_env_wins_over_the_configmap() -> None:
 
     # `env` entries override `envFrom` in Kubernetes; container_env applies them last too.
     assert ct.container_env(docs, container)["MAX_BODY_BYTES"] == "262144"
+
+
+def test_openshift_values_leave_the_user_to_the_platform() -> None:
+    """Review #16: fixed runAsUser is refused by OpenShift's restricted-v2; null removes it."""
+    docs = ct.render(ct.values_file(ct.CHART_DIR / "ci" / "openshift-values.yaml"))
+
+    for name, spec in ct.pod_specs(docs):
+        assert spec["securityContext"] == {
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }, name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            assert not {"runAsUser", "runAsGroup"} & set(container["securityContext"]), name
