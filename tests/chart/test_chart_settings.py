@@ -23,6 +23,11 @@ EDGES: list[dict[str, Any]] = [
 ]
 
 
+def settings_of(env: dict[str, str]) -> Settings:
+    """service/settings.py's validation of this environment (its rules, without os.environ)."""
+    return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in FIELDS})
+
+
 def service_env(values: dict[str, Any]) -> dict[str, str]:
     docs = ct.render(values)
     env = ct.container_env(docs, ct.server_container(docs))
@@ -34,16 +39,14 @@ def service_env(values: dict[str, Any]) -> dict[str, str]:
 def test_every_ci_value_set_passes_the_service_settings(values_path: Path) -> None:
     env = service_env(ct.values_file(values_path))
 
-    Settings(**{name.lower(): value for name, value in env.items() if name.lower() in FIELDS})
+    settings_of(env)
 
 
 @pytest.mark.parametrize("values", EDGES, ids=lambda v: str(v))
 def test_schema_edges_pass_the_service_settings(values: dict[str, Any]) -> None:
     env = service_env(values)
 
-    settings = Settings(
-        **{name.lower(): value for name, value in env.items() if name.lower() in FIELDS}
-    )
+    settings = settings_of(env)
     assert settings.max_rows_per_request <= settings.max_queue_rows
 
 
