@@ -63,7 +63,7 @@ def test_kubeconform_strict_over_every_ci_values(
     summary = json.loads(run.stdout)["summary"]
     assert run.returncode == 0, run.stdout
     assert summary["invalid"] == summary["errors"] == 0
-    assert summary["valid"] >= 10 * len(files)
+    assert summary["valid"] >= 6 * len(files)  # every object checked, not skipped
 
 
 @needs["kubeconform"]
