@@ -59,13 +59,21 @@ def url_ready(url: str) -> str | None:
 
 
 def ready_endpoints(slices: dict[str, Any]) -> int:
-    """Ready addresses in an EndpointSliceList (a missing `ready` counts as ready, per the API)."""
-    count = 0
+    """Ready pods behind a Service, from its EndpointSliceList.
+
+    A missing `ready` counts as ready (the API's rule). A dual-stack Service lists each pod in
+    an IPv4 and an IPv6 slice, so pods are counted once, by their targetRef.
+    """
+    ready: set[str] = set()
     for item in slices.get("items") or []:
         for endpoint in item.get("endpoints") or []:
             if (endpoint.get("conditions") or {}).get("ready", True):
-                count += len(endpoint.get("addresses") or [])
-    return count
+                target = endpoint.get("targetRef") or {}
+                addresses = endpoint.get("addresses") or []
+                key = target.get("uid") or target.get("name") or (addresses[0] if addresses else "")
+                if key:
+                    ready.add(key)
+    return len(ready)
 
 
 class ApiServer:

@@ -100,6 +100,14 @@ def test_ready_endpoints_counts_ready_addresses() -> None:
     assert probe.ready_endpoints({"items": []}) == 0
 
 
+def test_ready_endpoints_counts_a_dual_stack_pod_once() -> None:
+    pod = {"kind": "Pod", "name": "corebound-abc", "uid": "u1"}
+    v4 = {"addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"], "targetRef": pod}]}
+    v6 = {"addressType": "IPv6", "endpoints": [{"addresses": ["fd00::1"], "targetRef": pod}]}
+
+    assert probe.ready_endpoints({"items": [v4, v6]}) == 1
+
+
 class _ApiServer(BaseHTTPRequestHandler):
     """Answers the one request the probe makes, as the API server would."""
 
