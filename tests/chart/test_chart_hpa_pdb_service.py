@@ -113,3 +113,10 @@ def test_pdb_only_when_more_than_one_replica_can_exist(
     if pdbs:
         assert pdbs[0]["spec"]["maxUnavailable"] == 1
         assert pdbs[0]["spec"]["selector"] == ct.one(docs, "Deployment")["spec"]["selector"]
+
+
+def test_pdb_lets_a_drain_evict_pods_that_never_became_ready(default: list[dict[str, Any]]) -> None:
+    """A pod whose model never loads would otherwise block every node drain."""
+    pdb = ct.one(default, "PodDisruptionBudget")
+
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
