@@ -50,7 +50,7 @@ def test_model_exception_on_v1_is_a_json_500_with_detail(client: TestClient) -> 
 
 
 def test_model_exception_on_v2_is_a_json_500_with_error(client: TestClient) -> None:
-    tensor = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}
+    tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}
     response = client.post("/v2/models/exploding/infer", json={"inputs": [tensor]})
     assert response.status_code == 500
     assert response.json() == {"error": "model failed: ValueError: weights corrupt"}
