@@ -61,8 +61,14 @@ class Cluster:
             wait_port(port, proc)
             yield port
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(10)
+    if proc.stdout:
+        proc.stdout.close()
 
 
 def _run(argv: list[str], env: dict[str, str], check: bool, timeout: float,
