@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from service.resources import (
-    Plan,
-    cgroup_memory_limit_mib,
-    detect_cpu_limit,
-    fit_to_memory,
-    model_mib,
-    plan,
-)
+from service.cgroups import cgroup_memory_limit_mib, detect_cpu_limit
+from service.resources import Plan, fit_to_memory, model_mib, plan
 from service.settings import Settings
 
 PLAN_ENV = "COREBOUND_PLAN"  # set by gunicorn_conf.py so every worker reports the same plan

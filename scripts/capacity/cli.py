@@ -1,7 +1,7 @@
 """Capacity planner: measure one pod, recommend a fleet, and simulate the HPA driving it.
 
-    python scripts/plan_capacity.py --cpu 1 2 --peak-rps 2000 --slo-p99-ms 100
-    python scripts/plan_capacity.py --capacity-rps 180 --startup-s 4 --peak-rps 2000
+    python -m scripts.capacity --cpu 1 2 --peak-rps 2000 --slo-p99-ms 100
+    python -m scripts.capacity --capacity-rps 180 --startup-s 4 --peak-rps 2000
 
 The first form runs the real service under a CFS quota of each `--cpu` and steps Locust
 until p99 crosses the SLO (a few minutes at most per CPU setting, progress on stdout). The
@@ -20,12 +20,12 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import plan_report
-from capacity import Capacity, Measurement, capacity, recommend
-from fleet_sim import Pod, daily_profile, simulate, spike_profile, step_profile
-from hpa_sim import HpaSpec, Policy, Rules
+from scripts.capacity import report as plan_report
+from scripts.capacity.fit import Capacity, Measurement, capacity, recommend
+from scripts.capacity.fleet import Pod, daily_profile, simulate, spike_profile, step_profile
+from scripts.capacity.hpa import HpaSpec, Policy, Rules
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -118,7 +118,7 @@ def hpa_spec(args: argparse.Namespace, target: int, min_r: int, max_r: int) -> H
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python scripts/plan_capacity.py " + shlex.join(
+    command = "python -m scripts.capacity " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             cap = capacity(m)
             measured_by = doc.get("measured_by") or doc["command"]
         elif args.capacity_rps is None:
-            from measure_pod import measure  # imports the service runner only when measuring
+            from scripts.capacity.measure import measure  # imports the service runner only when measuring
 
             m = measure(
                 cpu,
@@ -213,6 +213,3 @@ def main(argv: list[str] | None = None) -> int:
         plan_report.steps_png(measured, args.out / "capacity-steps.png")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """Podman on a bare build machine: the flags it needs, and a local Debian base image.
 
 Everything this kind of machine needs from podman lives here, with the reason, so the
-end-to-end script reads as the test it is. Imported by scripts/container_e2e.py; also
+end-to-end rig reads as the test it is. Imported by scripts.e2e.run; also
 
-    python scripts/podman_base.py            # build (or reuse) localhost/corebound-base:bookworm
+    python -m scripts.e2e base          # build (or reuse) localhost/corebound-base:bookworm
 """
 
 from __future__ import annotations
@@ -210,7 +210,9 @@ def build(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.e2e base", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--tag", default=BASE_TAG)
     parser.add_argument("--refresh", action="store_true", help="debootstrap again")
     args = parser.parse_args(argv)
@@ -221,6 +223,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(ensure_base(args.tag, refresh=args.refresh)))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

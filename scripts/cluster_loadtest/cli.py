@@ -1,6 +1,6 @@
 """Run the load-test Job on a real cluster and prove the HPA: follow it, report, exit with it.
 
-    python scripts/run_cluster_loadtest.py --release corebound --namespace default \
+    python -m scripts.cluster_loadtest --release corebound --namespace default \
         [--job-manifest job.yaml | --job NAME] [--interval-s 5] [--timeout-s 1800]
 
 Starts the Job from a manifest (`helm template ... -s templates/loadtest-job.yaml`, after
@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import yaml
-from cluster_timeline import Timeline, write_report
+from scripts.cluster_loadtest.timeline import Timeline, write_report
 from kubernetes import client, config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +147,3 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO / "reports")
     return p.parse_args(argv)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

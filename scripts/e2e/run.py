@@ -853,6 +853,3 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     return 0 if report.ok else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

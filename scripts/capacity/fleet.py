@@ -18,7 +18,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from hpa_sim import Autoscaler, HpaSpec
+from scripts.capacity.hpa import Autoscaler, HpaSpec
 
 
 @dataclass(frozen=True)

@@ -677,6 +677,3 @@ def main() -> None:
         print(f"{'reached' if t['reached'] else 'MISSED ':>8}  {t['target']}: {t['value']}")
     print(f"wrote {args.out / 'benchmark.md'} and {args.out / 'benchmark.json'}")
 
-
-if __name__ == "__main__":
-    main()

@@ -8,9 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a build box or in a Job
 import matplotlib.pyplot as plt
-from capacity import Capacity, Measurement, Recommendation
-from fleet_sim import Outcome
-from hpa_sim import HpaSpec
+from scripts.capacity.fit import Capacity, Measurement, Recommendation
+from scripts.capacity.fleet import Outcome
+from scripts.capacity.hpa import HpaSpec
 
 
 def markdown(

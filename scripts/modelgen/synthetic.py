@@ -4,7 +4,7 @@ Random float32 weights (scaled so activations stay finite), 64 inputs and 10 lab
 the default model, so the same clients work. Written in chunks: a 1 GiB model never needs
 1 GiB of RAM here.
 
-    python scripts/make_synthetic_model.py --size-mib 500 --out /tmp/model-500
+    python -m scripts.modelgen synthetic --size-mib 500 --out /tmp/model-500
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def make(size_mib: float, out: Path, seed: int = 0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.modelgen synthetic", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--size-mib", type=float, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
@@ -81,6 +83,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synthetic model: {total:.1f} MiB of weights -> {args.out}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

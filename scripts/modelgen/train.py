@@ -4,7 +4,7 @@ Writes the artifact (model.json + .npy weights, DESIGN.md "model artifact") and 
 held-out rows the load tests and accuracy checks send. Fixed seed; skips the work when the
 artifact already holds this exact recipe, so setup can call it every time.
 
-    python scripts/train_default_model.py [--out models/default] [--force]
+    python -m scripts.modelgen train [--out models/default] [--force]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Wide enough that one row costs about a millisecond on one core (CPU-bound, not a toy),
 # and batching turns GEMVs into a GEMM worth several times less per row.
 RECIPE = {
@@ -100,7 +100,9 @@ def write_holdout(path: Path, x_test: np.ndarray, y_test: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.modelgen train", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=REPO / "models" / "default")
     parser.add_argument(
         "--holdout", type=Path, default=REPO / "loadtests" / "data" / "digits_holdout.json"
@@ -125,6 +127,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

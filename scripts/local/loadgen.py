@@ -4,7 +4,7 @@ Each of C threads keeps one keep-alive connection and sends requests back to bac
 the duration ends; a failed connection is replaced. Every request is written as a JSON line
 (start, end, status or error, Retry-After), so tests can ask what happened around a signal.
 
-    python scripts/loadgen.py --url http://127.0.0.1:8000/v1/predict --rows 8 -c 16 --out x.jsonl
+    python -m scripts.local loadgen --url http://127.0.0.1:8000/v1/predict --rows 8 -c 16 --out x.jsonl
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from urllib.parse import urlsplit
 
 def body_for(rows: int) -> bytes:
     data = json.loads(
-        (Path(__file__).resolve().parent.parent / "loadtests/data/digits_holdout.json").read_text()
+        (Path(__file__).resolve().parents[2] / "loadtests/data/digits_holdout.json").read_text()
     )
     inputs = [data["inputs"][i % len(data["inputs"])] for i in range(rows)]
     return json.dumps({"inputs": inputs}).encode()
 
 
-def client(url: str, body: bytes, until: float, timeout_s: float, out: list[dict]) -> None:
+def client(
+    url: str, body: bytes, until: float, timeout_s: float, out: list[dict[str, object]]
+) -> None:
     parts = urlsplit(url)
     conn: http.client.HTTPConnection | None = None
     while time.time() < until:
@@ -54,10 +56,12 @@ def client(url: str, body: bytes, until: float, timeout_s: float, out: list[dict
         conn.close()
 
 
-def run(url: str, rows: int, concurrency: int, duration_s: float, timeout_s: float) -> list[dict]:
+def run(
+    url: str, rows: int, concurrency: int, duration_s: float, timeout_s: float
+) -> list[dict[str, object]]:
     body = body_for(rows)
     until = time.time() + duration_s
-    out: list[dict] = []
+    out: list[dict[str, object]] = []
     threads = [
         threading.Thread(target=client, args=(url, body, until, timeout_s, out))
         for _ in range(concurrency)
@@ -69,18 +73,17 @@ def run(url: str, rows: int, concurrency: int, duration_s: float, timeout_s: flo
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.local loadgen", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--url", required=True)
     parser.add_argument("--rows", type=int, default=1)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("-d", "--duration", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     records = run(args.url, args.rows, args.concurrency, args.duration, args.timeout)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
 
-
-if __name__ == "__main__":
-    main()

@@ -18,29 +18,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import locust_run
-from capacity import Measurement, Step
-from localrun import Service, run_service
+from scripts.local import locust_run
+from scripts.local.proc import pids_cpu_seconds
+from scripts.capacity.fit import Measurement, Step
+from scripts.local.service import Service, run_service
 
-REPO = Path(__file__).resolve().parents[1]
-TICKS = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def service_cpu_seconds(svc: Service) -> float:
-    total = 0
-    for pid in [svc.process.pid, *svc.worker_pids()]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a worker that just exited
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / TICKS
+    return pids_cpu_seconds([svc.process.pid, *svc.worker_pids()])
 
 
 def cfs_periods(svc: Service) -> tuple[int, int]:
     """(CFS periods, periods throttled) so far: did the quota, or something else, bind?"""
-    stats = svc.cgroup.stats() if svc.cgroup else {}
-    return stats.get("nr_periods", 0), stats.get("nr_throttled", 0)
+    if svc.cgroup is None:
+        return 0, 0
+    cpu = svc.cgroup.stats().cpu()
+    return int(cpu["periods"]), int(cpu["throttled_periods"])
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -144,7 +139,7 @@ def measure(
                 run_step((last_pass + first_fail) // 2)
             if first_fail:
                 run_step(first_fail * 2)  # past the knee: the pod's throughput ceiling
-        peak = (svc.cgroup.stats().get("memory_peak_bytes", 0) if svc.cgroup else 0) / 2**20
+        peak = svc.cgroup.stats().memory()["peak_mib"] if svc.cgroup else 0.0
     return Measurement(
         cpu=cpu,
         workers=plan["workers"],
