@@ -1,4 +1,4 @@
-"""python -m scripts.e2e [--cpus 1,2 ...] runs the rig; python -m scripts.e2e base builds its base."""
+"""python -m scripts.e2e [--cpus 1,2 ...] runs the rig; `... e2e base` builds its base image."""
 
 from __future__ import annotations
 

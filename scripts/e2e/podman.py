@@ -222,4 +222,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(json.dumps(ensure_base(args.tag, refresh=args.refresh)))
     return 0
-
