@@ -1,4 +1,4 @@
-"""corebound's tools, one room each; run them from the repository root as `python -m scripts.<room>`.
+"""corebound's tools, one room each, run from the repository root: `python -m scripts.<room>`.
 
 capacity (plan pods and HPA), bench (serving patterns side by side), cluster_loadtest (the
 chart's load-test Job on a cluster), modelgen (train the default model, make synthetic ones),

@@ -118,9 +118,7 @@ def hpa_spec(args: argparse.Namespace, target: int, min_r: int, max_r: int) -> H
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python -m scripts.capacity " + shlex.join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = "python -m scripts.capacity " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
     measured: list[Measurement] = []
     saved = {}
@@ -135,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             cap = capacity(m)
             measured_by = doc.get("measured_by") or doc["command"]
         elif args.capacity_rps is None:
-            from scripts.capacity.measure import measure  # imports the service runner only when measuring
+            from scripts.capacity.measure import (
+                measure,  # imports the service runner only when measuring
+            )
 
             m = measure(
                 cpu,
@@ -212,4 +212,3 @@ def main(argv: list[str] | None = None) -> int:
     if measured:
         plan_report.steps_png(measured, args.out / "capacity-steps.png")
     return 0
-

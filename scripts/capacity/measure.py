@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from scripts.capacity.fit import Measurement, Step
 from scripts.local import locust_run
 from scripts.local.proc import pids_cpu_seconds
-from scripts.capacity.fit import Measurement, Step
 from scripts.local.service import Service, run_service
 
 REPO = Path(__file__).resolve().parents[2]

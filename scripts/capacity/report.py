@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a build box or in a Job
 import matplotlib.pyplot as plt
+
 from scripts.capacity.fit import Capacity, Measurement, Recommendation
 from scripts.capacity.fleet import Outcome
 from scripts.capacity.hpa import HpaSpec

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 import yaml
-from scripts.cluster_loadtest.timeline import Timeline, write_report
 from kubernetes import client, config
+
+from scripts.cluster_loadtest.timeline import Timeline, write_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,4 +147,3 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout-s", type=float, default=1800)
     p.add_argument("--out", type=Path, default=REPO / "reports")
     return p.parse_args(argv)
-

@@ -4,7 +4,7 @@ Each of C threads keeps one keep-alive connection and sends requests back to bac
 the duration ends; a failed connection is replaced. Every request is written as a JSON line
 (start, end, status or error, Retry-After), so tests can ask what happened around a signal.
 
-    python -m scripts.local loadgen --url http://127.0.0.1:8000/v1/predict --rows 8 -c 16 --out x.jsonl
+    python -m scripts.local loadgen --url http://127.0.0.1:8000/v1/predict -c 16 --out x.jsonl
 """
 
 from __future__ import annotations
@@ -86,4 +86,3 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     records = run(args.url, args.rows, args.concurrency, args.duration, args.timeout)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
-

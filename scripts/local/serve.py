@@ -1,11 +1,12 @@
 """Serve corebound on loopback inside a throw-away cgroup until Ctrl-C, as a pod would run.
 
-    python -m scripts.local serve --cpus 1.5 --memory-mib 600 [--env MAX_WAIT_MS=1 ...]
+python -m scripts.local serve --cpus 1.5 --memory-mib 600 [--env MAX_WAIT_MS=1 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 
@@ -28,8 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with run_service(env, args.cpus, args.memory_mib) as svc:
         print(f"serving on {svc.url} (log {svc.log_path}); Ctrl-C stops it", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0

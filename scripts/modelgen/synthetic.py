@@ -13,7 +13,6 @@ import argparse
 import itertools
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,4 +81,3 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(f.stat().st_size for f in args.out.glob("*.npy")) / 2**20
     print(f"synthetic model: {total:.1f} MiB of weights -> {args.out}")
     return 0
-

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -126,4 +125,3 @@ def main(argv: list[str] | None = None) -> int:
         f" {clf.n_iter_} epochs, held-out accuracy {accuracy:.4f} -> {args.out}"
     )
     return 0
-
