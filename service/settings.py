@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError(
                 f"MODEL_DIR {str(value)!r} is not a directory"
-                " (make the default one with `python scripts/train_default_model.py`)"
+                " (make the default one with `python -m scripts.modelgen train`)"
             )
         return value
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from localrun import start_expecting_failure
-from serving import Cgroup, run_service
-
-pytestmark = [pytest.mark.slow, pytest.mark.cgroup, pytest.mark.usefixtures("needs_cgroups")]
-
+from serving import Cgroup, run_service, start_expecting_failure
 
 @pytest.mark.parametrize(("quota", "workers"), [(1.0, 1), (1.5, 1), (2.0, 2)])
 def test_workers_and_threads_follow_the_cfs_quota(quota, workers):

@@ -14,15 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving import Cgroup, Service, run_service
+from serving import Service, run_service
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCUST = str(Path(sys.executable).with_name("locust"))
 SHORT_STEP = {"STEP_USERS": "4", "STEP_SECONDS": "3", "STEP_COUNT": "3", "SPAWN_RATE": "20"}
 LOOSE_SLO = {"SLO_MAX_FAILURE_RATIO": "0.05", "SLO_P95_MS": "5000", "SLO_P99_MS": "10000"}
-
-pytestmark = [pytest.mark.slow, pytest.mark.cgroup]
-
 
 def locust_job(
     url: str, out: Path, env: dict[str, str], shape: str = "step"
@@ -56,8 +53,6 @@ def stats_rows(out: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def one_cpu_service() -> Iterator[Service]:
-    if reason := Cgroup.unavailable_reason():
-        pytest.skip(reason)
     with run_service(cpu_quota=1.0) as svc:
         yield svc
 
@@ -104,8 +99,6 @@ def test_other_shapes_end_by_themselves(
 
 
 def test_shed_requests_are_failures(tmp_path: Path) -> None:
-    if reason := Cgroup.unavailable_reason():
-        pytest.skip(reason)
     # A one-row queue sheds almost everything under 12 users: each 503 must count as failed.
     tiny_queue = {"MAX_QUEUE_ROWS": "1", "MAX_ROWS_PER_REQUEST": "1"}
     with run_service(env=tiny_queue, cpu_quota=1.0) as svc:

@@ -1,4 +1,4 @@
-"""The image, built and run with podman under CPU and memory limits (scripts/container_e2e.py).
+"""The image, built and run with podman under CPU and memory limits (python -m scripts.e2e).
 
 Minutes, not seconds: builds both targets on a local Debian base and runs the service with
 real load. Skips with the reason when podman cannot run containers on this machine.
@@ -13,29 +13,19 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "scripts" / "container_e2e.py"
+from scripts.e2e.podman import unusable_reason
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
-
-
-def _unusable_reason() -> str | None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import podman_base
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return podman_base.unusable_reason()
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    reason = _unusable_reason()
+    reason = unusable_reason()
     if reason:
         pytest.skip(f"podman is not usable here: {reason}")
     out = tmp_path_factory.mktemp("container-e2e")
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--cpus", "1,2", "--synthetic-mib", "500", "--out", str(out)],
+        [sys.executable, "-m", "scripts.e2e", "--cpus", "1,2", "--synthetic-mib", "500", "--out", str(out)],
         capture_output=True, text=True, timeout=40 * 60, cwd=REPO,
     )  # fmt: skip
     report = out / "container-e2e.json"

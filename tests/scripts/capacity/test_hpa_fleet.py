@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleet_sim import Pod, daily_profile, simulate, spike_profile, step_profile
-from hpa_sim import (
+from scripts.capacity.fleet import Pod, daily_profile, simulate, spike_profile, step_profile
+from scripts.capacity.hpa import (
     Autoscaler,
     HpaSpec,
     Policy,

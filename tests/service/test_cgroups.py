@@ -1,19 +1,14 @@
-"""Sizing: cgroup parsing over fake trees (v1, v2, max, -1, missing) and the plan formula."""
+"""The one cgroup reader over fake trees: v1, v2, max, -1, missing, nested ancestors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from service import resources
-from service.resources import (
-    cgroup_cpu_quota,
-    cgroup_memory_limit_mib,
-    fit_to_memory,
-    parse_cpu_quantity,
-    plan,
-)
+from service import cgroups
+from service.cgroups import cgroup_cpu_quota, cgroup_memory_limit_mib
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -117,72 +112,50 @@ def test_v1_memory_unlimited_is_none(tmp_path, proc_cgroup):
 
 def test_detect_cpu_limit_caps_quota_by_affinity(tmp_path, proc_cgroup, monkeypatch):
     write(tmp_path, {"cpu/cpu.cfs_quota_us": "800000", "cpu/cpu.cfs_period_us": "100000"})
-    monkeypatch.setattr(resources, "affinity_cpus", lambda: 2)
-    assert resources.detect_cpu_limit(tmp_path, proc_cgroup("4:cpu:/\n")) == 2.0
+    monkeypatch.setattr(cgroups, "affinity_cpus", lambda: 2)
+    assert cgroups.detect_cpu_limit(tmp_path, proc_cgroup("4:cpu:/\n")) == 2.0
     (tmp_path / "cpu/cpu.cfs_quota_us").write_text("-1")
-    assert resources.detect_cpu_limit(tmp_path, proc_cgroup("4:cpu:/\n")) == 2.0
+    assert cgroups.detect_cpu_limit(tmp_path, proc_cgroup("4:cpu:/\n")) == 2.0
 
 
-@pytest.mark.parametrize(
-    ("cpu", "workers", "threads"),
-    [(0.5, 1, 1), (1, 1, 1), (1.5, 1, 1), (2, 2, 1), (2.9, 2, 1), (4, 4, 1), (16, 16, 1)],
-)
-def test_throughput_mode_one_worker_per_whole_core(cpu, workers, threads):
-    p = plan(cpu, 100)
-    assert (p.workers, p.threads) == (workers, threads)
+def test_stats_v2_reads_one_directory(tmp_path: Path) -> None:
+    d = tmp_path / "pod" / "c1"
+    write(tmp_path, {"cgroup.controllers": "cpu memory\n"})
+    write(d, {
+        "cpu.stat": "usage_usec 3000000\nnr_periods 50\nnr_throttled 7\nthrottled_usec 250000\n",
+        "memory.current": str(300 * cgroups.MIB), "memory.peak": str(400 * cgroups.MIB),
+        "memory.events": "low 0\nhigh 0\nmax 2\noom 0\noom_kill 1\n",
+        "memory.stat": f"anon {100 * cgroups.MIB}\nfile {50 * cgroups.MIB}\nfile_mapped 0\n",
+        "cgroup.procs": "12\n34\n",
+    })  # fmt: skip
+    stats = cgroups.CgroupStats.of_dirs([d], tmp_path)
+    assert stats.cpu() == {
+        "periods": 50, "throttled_periods": 7, "throttled_s": 0.25, "usage_s": 3.0,
+    }  # fmt: skip
+    memory = stats.memory()
+    assert (memory["usage_mib"], memory["peak_mib"]) == (300, 400)
+    assert (memory["oom_kills"], memory["limit_hits"], memory["anon_mib"]) == (1, 2, 100)
+    assert stats.pids() == [12, 34]
 
 
-def test_latency_mode_one_worker_all_threads():
-    p = plan(4, 100, mode="latency")
-    assert (p.workers, p.threads) == (1, 4)
+def test_stats_v1_without_cpuacct_in_the_cpu_hierarchy(tmp_path: Path) -> None:
+    # This machine's layout: cpu and cpuacct mounted apart, the cgroup made under cpu/ only.
+    cpu, mem = tmp_path / "cpu" / "g", tmp_path / "memory" / "g"
+    write(cpu, {"cpu.stat": "nr_periods 10\nnr_throttled 4\nthrottled_time 2000000000\n"})
+    write(mem, {
+        "memory.usage_in_bytes": str(cgroups.MIB),
+        "memory.max_usage_in_bytes": str(5 * cgroups.MIB),
+        "memory.failcnt": "3",
+        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        "memory.stat": f"rss {cgroups.MIB}\ncache 0\nmapped_file 0\n",
+    })  # fmt: skip
+    stats = cgroups.CgroupStats.of_dirs([cpu, mem], tmp_path)
+    cpu_figures = stats.cpu()
+    assert (cpu_figures["periods"], cpu_figures["throttled_s"]) == (10, 2.0)
+    assert cpu_figures["usage_s"] != cpu_figures["usage_s"]  # NaN: no usage counter here
+    assert stats.memory()["peak_mib"] == 5 and stats.memory()["limit_hits"] == 3
 
 
-def test_web_concurrency_wins_and_threads_follow():
-    p = plan(4, 100, web_concurrency=2)
-    assert (p.workers, p.threads) == (2, 2)
-
-
-def test_memory_formula_shared_vs_private():
-    shared = plan(4, 500, worker_overhead_mib=100, headroom_mib=50)
-    private = plan(4, 500, mmap=False, worker_overhead_mib=100, headroom_mib=50)
-    assert (shared.model_copies, shared.memory_mib) == (1, 500 + 4 * 100 + 50)
-    assert (private.model_copies, private.memory_mib) == (4, 4 * 500 + 4 * 100 + 50)
-
-
-def test_fit_to_memory_reduces_private_copies():
-    wanted = plan(4, 500, mmap=False, worker_overhead_mib=100, headroom_mib=50)
-    fitted = fit_to_memory(wanted, 1300)  # (1300 - 50) // 600 = 2 workers
-    assert (fitted.workers, fitted.model_copies, fitted.threads) == (2, 2, 2)
-    assert fitted.memory_mib <= 1300 and "starting 2 workers" in fitted.note
-
-
-def test_fit_to_memory_keeps_a_plan_that_fits():
-    wanted = plan(2, 100)
-    assert fit_to_memory(wanted, 10_000).workers == wanted.workers
-    assert fit_to_memory(wanted, None) == wanted
-
-
-def test_fit_to_memory_refuses_with_numbers():
-    with pytest.raises(
-        ValueError, match=r"memory limit 200 MiB cannot hold one worker: model 500 MiB"
-    ):
-        fit_to_memory(plan(2, 500), 200)
-
-
-@pytest.mark.parametrize(
-    ("text", "cores"), [("2", 2.0), (2, 2.0), ("1500m", 1.5), ("0.5", 0.5), ("250m", 0.25)]
-)
-def test_parse_cpu_quantity(text, cores):
-    assert parse_cpu_quantity(text) == cores
-
-
-@pytest.mark.parametrize("text", ["abc", "", "-1", "0", "1.5.2", "2 cores"])
-def test_parse_cpu_quantity_rejects(text):
-    with pytest.raises(ValueError):
-        parse_cpu_quantity(text)
-
-
-def test_model_mib_counts_weight_files(tmp_path):
-    (tmp_path / "a.npy").write_bytes(b"\0" * 2**20)
-    (tmp_path / "model.json").write_text("{}")
-    assert resources.model_mib(tmp_path) == 1.0
+def test_stats_of_this_process_finds_its_own_cgroup() -> None:
+    stats = cgroups.CgroupStats.of_pid(os.getpid())
+    assert stats.mem_dir.is_dir() and os.getpid() in stats.pids()

@@ -10,7 +10,6 @@ import sys
 import pytest
 from conftest import REPO
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(
@@ -19,7 +18,8 @@ pytestmark = pytest.mark.slow
 def test_benchmark_smoke(tmp_path):
     cmd = [
         sys.executable,
-        str(REPO / "scripts/benchmark.py"),
+        "-m",
+        "scripts.bench",
         "--concurrency",
         "1",
         "--duration",
@@ -32,7 +32,7 @@ def test_benchmark_smoke(tmp_path):
         "--out",
         str(tmp_path),
     ]
-    subprocess.run(cmd, check=True, timeout=300)
+    subprocess.run(cmd, check=True, timeout=300, cwd=REPO)
     result = json.loads((tmp_path / "benchmark.json").read_text())
     rows = {row["pattern"]: row for row in result["rows"]}
     assert set(rows) == {"corebound", "control"}

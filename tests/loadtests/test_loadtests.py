@@ -109,7 +109,7 @@ def test_holdout_file_loads_and_wraps(tmp_path) -> None:
     path.write_text(json.dumps({"inputs": [[0, 1], [2]], "labels": ["1", "2"]}))
     with pytest.raises(ValueError, match="input 1"):
         holdout.load(path)
-    with pytest.raises(FileNotFoundError, match="train_default_model"):
+    with pytest.raises(FileNotFoundError, match="scripts.modelgen train"):
         holdout.load(tmp_path / "missing.json")
 
 

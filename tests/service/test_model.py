@@ -16,8 +16,7 @@ from service.app import create_app
 from service.model import load_artifact, load_model
 from service.settings import Settings
 
-sys.path.insert(0, str(REPO))  # `examples` is not an installed package
-import make_synthetic_model
+from scripts.modelgen import synthetic as make_synthetic_model
 
 
 def test_default_model_is_memory_mapped_and_accurate():

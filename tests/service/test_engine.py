@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -34,6 +36,14 @@ def make(model: GatedModel, **kw) -> InferenceEngine:
     engine = InferenceEngine(model.predict, **options)
     engine.start()
     return engine
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    """Yields to the loop until `condition` holds; fails after `timeout_s` (never a race)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        await asyncio.sleep(0.001)
 
 
 def rows(n: int, value: float = 1.0) -> np.ndarray:
@@ -97,9 +107,13 @@ async def test_stop_finishes_everything_accepted():
     engine = make(model)
     model.gate.clear()
     pending = [asyncio.ensure_future(engine.infer(rows(1), 5)) for _ in range(10)]
-    await asyncio.sleep(0.01)
+    # Sync points, not timed sleeps. One pass of the loop runs each task up to its await,
+    # so all ten are accepted; then the thread holds the first batch...
+    await asyncio.sleep(0)
+    await asyncio.to_thread(model.entered.wait, 5)
     stopper = asyncio.ensure_future(asyncio.to_thread(engine.stop))
-    await asyncio.sleep(0.01)
+    # ...and stop() has flipped the engine to draining (it then waits for the thread).
+    await until(lambda: engine._stopping)
     with pytest.raises(Overloaded, match="shutting down"):
         await engine.infer(rows(1), 5)
     model.gate.set()

@@ -6,10 +6,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import plan_capacity
 import pytest
-from capacity import Measurement, Step, capacity, recommend
-from serving import Cgroup
+
+from scripts.capacity import cli as plan_capacity
+from scripts.capacity.fit import Measurement, Step, capacity, recommend
 
 
 def step(users: int, rps: float, p99: float, cores: float, failures: int = 0) -> Step:
@@ -106,22 +106,6 @@ def test_capacity_rps_needs_startup(capsys) -> None:
     with pytest.raises(SystemExit):
         plan_capacity.main(["--capacity-rps", "100"])
     assert "--startup-s" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-@pytest.mark.cgroup
-def test_measure_one_pod_live(capsys) -> None:
-    if reason := Cgroup.unavailable_reason():
-        pytest.skip(reason)
-    from measure_pod import measure
-
-    # A short, bounded run: two or three steps of 3 s against the real service at 1 CPU.
-    m = measure(1.0, slo_p99_ms=100, step_s=3, start_users=4, growth=3, max_users=40, budget_s=15)
-    out = capsys.readouterr().out
-    assert "[1 CPU] ready in" in out and "users:" in out
-    assert m.workers == 1 and m.startup_s > 0 and m.memory_peak_mib > 0
-    assert m.steps and all(s.requests > 0 for s in m.steps)
-    assert all(s.cores > 0 for s in m.steps)
 
 
 def test_slower_start_in_a_cluster_leaves_a_spike_underserved_longer(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import Mock
 
-import cluster_timeline as ct
 import pytest
 
-EVENTS = json.loads((Path(__file__).parent / "data" / "cluster_events.json").read_text())["events"]
+from scripts.cluster_loadtest import timeline as ct
+
+EVENTS = json.loads((Path(__file__).parent / "cluster_events.json").read_text())["events"]
 
 
 def test_replay_builds_the_timeline_of_a_step_load() -> None:
@@ -138,7 +139,7 @@ class FakeCluster:
 
 
 def test_runner_follows_the_newest_job_and_exits_with_its_verdict(monkeypatch, tmp_path) -> None:
-    import run_cluster_loadtest as runner
+    from scripts.cluster_loadtest import cli as runner
 
     fake = FakeCluster([5, 65, 95, 140, 160])
     monkeypatch.setattr(

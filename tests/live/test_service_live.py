@@ -18,16 +18,17 @@ import pytest
 from conftest import REPO
 from serving import holdout, run_service
 
-pytestmark = pytest.mark.slow
 
 
 @contextmanager
 def load(url: str, tmp_path: Path, *, rows: int, concurrency: int, duration_s: float):
-    """Run scripts/loadgen.py in its own process (its GIL is not ours); yield, then its records."""
+    """Run `python -m scripts.local loadgen` in its own process (its GIL is not ours); yield, then its records."""
     out = tmp_path / f"load-{time.monotonic_ns()}.jsonl"
     cmd = [
         sys.executable,
-        str(REPO / "scripts/loadgen.py"),
+        "-m",
+        "scripts.local",
+        "loadgen",
         "--url",
         url + "/v1/predict",
         "--rows",
@@ -39,7 +40,7 @@ def load(url: str, tmp_path: Path, *, rows: int, concurrency: int, duration_s: f
         "--out",
         str(out),
     ]
-    process = subprocess.Popen(cmd)
+    process = subprocess.Popen(cmd, cwd=REPO)
     records: list[dict] = []
     try:
         yield records

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from serving import run_service
 
-pytestmark = pytest.mark.slow
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 INFER = "/v2/models/{model_name}/infer"
