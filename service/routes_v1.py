@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -14,7 +15,7 @@ from service.runtime import runtime
 router = APIRouter(tags=["predict"])
 
 
-def decode_predict(payload: Any, input_dim: int, max_rows: int, scan_bools: bool):  # -> rows
+def decode_predict(payload: Any, input_dim: int, max_rows: int, scan_bools: bool) -> np.ndarray:
     if not isinstance(payload, dict):
         raise codec.InputError(422, 'body must be a JSON object like {"inputs": [[...], ...]}')
     unknown = sorted(set(payload) - {"inputs"})

@@ -42,7 +42,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_report_header(config: pytest.Config) -> str | None:
     # Not a stop: only the tests that load the default model fail, and they say why.
     if not (DEFAULT_MODEL / "model.json").exists():
-        return "default model missing: tests that load it will fail (python -m scripts.modelgen train)"
+        return (
+            "default model missing: tests that load it will fail (python -m scripts.modelgen train)"
+        )
     return None
 
 

@@ -33,7 +33,7 @@ def client(
     conn: http.client.HTTPConnection | None = None
     while time.time() < until:
         if conn is None:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout_s)
         record: dict[str, object] = {"start": time.time()}
         try:
             conn.request("POST", parts.path, body, {"Content-Type": "application/json"})
@@ -47,7 +47,8 @@ def client(
                 conn = None
         except (OSError, http.client.HTTPException) as exc:
             record["error"] = type(exc).__name__
-            conn.close()
+            if conn is not None:
+                conn.close()
             conn = None
             time.sleep(0.01)  # a refused port answers instantly; do not spin
         record["end"] = time.time()

@@ -14,13 +14,17 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # scikit-learn is imported only when training
+    from sklearn.neural_network import MLPClassifier
 
 REPO = Path(__file__).resolve().parents[2]
 # Wide enough that one row costs about a millisecond on one core (CPU-bound, not a toy),
 # and batching turns GEMVs into a GEMM worth several times less per row.
-RECIPE = {
+RECIPE: dict[str, Any] = {
     "hidden_layer_sizes": [1536, 1536, 1536],
     "activation": "relu",
     "solver": "adam",
@@ -51,16 +55,16 @@ def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def train(x_train: np.ndarray, y_train: np.ndarray):  # -> MLPClassifier
+def train(x_train: np.ndarray, y_train: np.ndarray) -> MLPClassifier:
     from sklearn.neural_network import MLPClassifier
 
     params = {k: v for k, v in RECIPE.items() if k not in ("test_size", "split_seed")}
-    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    params["hidden_layer_sizes"] = tuple(RECIPE["hidden_layer_sizes"])
     clf = MLPClassifier(**params, early_stopping=True, n_iter_no_change=8, tol=1e-5)
     return clf.fit(x_train / PIXEL_MAX, y_train)
 
 
-def write_artifact(clf, out: Path, accuracy: float) -> None:
+def write_artifact(clf: MLPClassifier, out: Path, accuracy: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     layers = []
     last = len(clf.coefs_) - 1

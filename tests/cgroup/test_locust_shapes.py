@@ -21,6 +21,7 @@ LOCUST = str(Path(sys.executable).with_name("locust"))
 SHORT_STEP = {"STEP_USERS": "4", "STEP_SECONDS": "3", "STEP_COUNT": "3", "SPAWN_RATE": "20"}
 LOOSE_SLO = {"SLO_MAX_FAILURE_RATIO": "0.05", "SLO_P95_MS": "5000", "SLO_P99_MS": "10000"}
 
+
 def locust_job(
     url: str, out: Path, env: dict[str, str], shape: str = "step"
 ) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         pytest.skip(f"podman is not usable here: {reason}")
     out = tmp_path_factory.mktemp("container-e2e")
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.e2e", "--cpus", "1,2", "--synthetic-mib", "500", "--out", str(out)],
+        [sys.executable, "-m", "scripts.e2e",
+         "--cpus", "1,2", "--synthetic-mib", "500", "--out", str(out)],
         capture_output=True, text=True, timeout=40 * 60, cwd=REPO,
     )  # fmt: skip
     report = out / "container-e2e.json"

@@ -6,16 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO
 
 
-
 @pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk is not installed (scripts/setup --system)"
 )
-def test_benchmark_smoke(tmp_path):
+def test_benchmark_smoke(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",

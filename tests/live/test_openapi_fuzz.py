@@ -6,9 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from serving import run_service
-
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 INFER = "/v2/models/{model_name}/infer"
@@ -30,7 +28,7 @@ def schemathesis(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=400)
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation():
+def test_schemathesis_finds_no_server_error_and_no_schema_violation() -> None:
     with run_service({"MAX_ROWS_PER_REQUEST": "16"}) as svc:
         everything_else = schemathesis(svc.url, "--checks", "all", "--exclude-path", INFER)
         # An OIP tensor's data must fill its shape: JSON Schema cannot say so, so a

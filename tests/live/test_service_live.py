@@ -10,19 +10,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 from conftest import REPO
 from serving import holdout, run_service
 
 
-
 @contextmanager
-def load(url: str, tmp_path: Path, *, rows: int, concurrency: int, duration_s: float):
-    """Run `python -m scripts.local loadgen` in its own process (its GIL is not ours); yield, then its records."""
+def load(
+    url: str, tmp_path: Path, *, rows: int, concurrency: int, duration_s: float
+) -> Iterator[list[dict[str, Any]]]:
+    """`python -m scripts.local loadgen` in its own process (its GIL is not ours); its records."""
     out = tmp_path / f"load-{time.monotonic_ns()}.jsonl"
     cmd = [
         sys.executable,
@@ -49,7 +51,7 @@ def load(url: str, tmp_path: Path, *, rows: int, concurrency: int, duration_s: f
     records.extend(json.loads(line) for line in out.read_text().splitlines())
 
 
-def test_accuracy_on_held_out_digits_over_http():
+def test_accuracy_on_held_out_digits_over_http() -> None:
     inputs, labels = holdout()
     with run_service(wait_workers=2) as svc, httpx.Client(base_url=svc.url) as http:
         predicted: list[str] = []
@@ -71,7 +73,7 @@ def test_accuracy_on_held_out_digits_over_http():
     assert v2["outputs"][1]["data"] == predicted[:40]
 
 
-def test_healthz_answers_fast_while_inference_saturates_every_worker(tmp_path):
+def test_healthz_answers_fast_while_inference_saturates_every_worker(tmp_path: Path) -> None:
     with (
         run_service(wait_workers=2) as svc,
         httpx.Client(base_url=svc.url) as http,
@@ -96,7 +98,7 @@ def test_healthz_answers_fast_while_inference_saturates_every_worker(tmp_path):
     assert p50 < 0.05 and p99 < 0.25
 
 
-def test_overload_sheds_with_503_and_retry_after_never_a_timeout(tmp_path):
+def test_overload_sheds_with_503_and_retry_after_never_a_timeout(tmp_path: Path) -> None:
     env = {"WEB_CONCURRENCY": "1", "MAX_QUEUE_ROWS": "16", "MAX_ROWS_PER_REQUEST": "8"}
     with (
         run_service(env) as svc,
@@ -118,7 +120,7 @@ def test_overload_sheds_with_503_and_retry_after_never_a_timeout(tmp_path):
     assert waits[len(waits) // 2] <= served[len(served) // 2] and waits[-1] < 10
 
 
-def test_sigterm_under_load_drains_in_flight_requests(tmp_path):
+def test_sigterm_under_load_drains_in_flight_requests(tmp_path: Path) -> None:
     env = {"WEB_CONCURRENCY": "1", "MAX_ROWS_PER_REQUEST": "256", "MAX_QUEUE_ROWS": "4096"}
     with (
         run_service(env) as svc,
@@ -140,7 +142,7 @@ def test_sigterm_under_load_drains_in_flight_requests(tmp_path):
     ]
 
 
-def test_sigkill_of_one_worker_loses_at_most_its_in_flight_requests(tmp_path):
+def test_sigkill_of_one_worker_loses_at_most_its_in_flight_requests(tmp_path: Path) -> None:
     with run_service(wait_workers=2) as svc:
         victim = svc.worker_pids()[0]
         with load(svc.url, tmp_path, rows=4, concurrency=8, duration_s=8) as records:
@@ -170,7 +172,7 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_metrics_sum_over_all_workers(tmp_path):
+def test_metrics_sum_over_all_workers(tmp_path: Path) -> None:
     with run_service(wait_workers=2) as svc:
         pids = set()
         for _ in range(120):  # a new connection each time spreads requests over both workers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,8 +63,8 @@ def test_v1_answer_checks() -> None:
     assert answers.check_v1(200, good, ["3", "5"]) == answers.Outcome(wrong=1)
     assert answers.check_v1(503, None, ["3"]).error == "shed: 503 (queue full)"
     assert answers.check_v1(504, None, ["3"]).error == "deadline: 504"
-    assert answers.check_v1(0, None, ["3"]).error.startswith("no response")
-    assert answers.check_v1(200, {"labels": ["3"]}, ["3"]).error.startswith("malformed")
+    assert str(answers.check_v1(0, None, ["3"]).error).startswith("no response")
+    assert str(answers.check_v1(200, {"labels": ["3"]}, ["3"]).error).startswith("malformed")
     assert answers.check_v1(200, {**good, "labels": [3, 4]}, ["3", "4"]).error
     assert answers.check_v1(200, {**good, "outputs": [[0.1] * 9] * 2}, ["3", "4"]).error
     assert answers.check_v1(200, [], ["3"]).error
@@ -86,7 +87,7 @@ def test_v2_body_and_answer_checks() -> None:
     assert answers.check_v2(200, good, ["1"]) == answers.Outcome(wrong=1)
     assert answers.check_v2(200, {**good, "model_name": "other"}, ["7"]).error
     assert answers.check_v2(200, {**good, "outputs": good["outputs"][:1]}, ["7"]).error
-    assert answers.check_v2(503, {"error": "busy"}, ["7"]).error.startswith("shed")
+    assert str(answers.check_v2(503, {"error": "busy"}, ["7"]).error).startswith("shed")
 
 
 def test_slo_verdict_lines_and_exit_codes() -> None:
@@ -101,7 +102,7 @@ def test_slo_verdict_lines_and_exit_codes() -> None:
     assert not slo.evaluate(slo.Totals(0, 0, 0, 0), limits).passed
 
 
-def test_holdout_file_loads_and_wraps(tmp_path) -> None:
+def test_holdout_file_loads_and_wraps(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     path.write_text(json.dumps({"inputs": [[0, 1], [2, 3], [4, 5]], "labels": [1, "2", "3"]}))
     digits = holdout.load(path)
@@ -109,7 +110,7 @@ def test_holdout_file_loads_and_wraps(tmp_path) -> None:
     path.write_text(json.dumps({"inputs": [[0, 1], [2]], "labels": ["1", "2"]}))
     with pytest.raises(ValueError, match="input 1"):
         holdout.load(path)
-    with pytest.raises(FileNotFoundError, match="scripts.modelgen train"):
+    with pytest.raises(FileNotFoundError, match=r"scripts\.modelgen train"):
         holdout.load(tmp_path / "missing.json")
 
 

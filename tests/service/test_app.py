@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ DIM = 64
 
 
 @pytest.fixture(scope="module")
-def client():
+def client() -> Iterator[TestClient]:
     settings = Settings(max_rows_per_request=32, max_queue_rows=64, max_body_bytes=64 * 1024)
     with TestClient(create_app(settings)) as c:
         yield c
@@ -25,7 +26,7 @@ def row(value: float = 3.0) -> list[float]:
     return [value] * DIM
 
 
-def test_predict_returns_probabilities_and_labels(client):
+def test_predict_returns_probabilities_and_labels(client: TestClient) -> None:
     response = client.post("/v1/predict", json={"inputs": [row(), row(0.0)]})
     assert response.status_code == 200
     body = response.json()
@@ -34,7 +35,7 @@ def test_predict_returns_probabilities_and_labels(client):
     assert body["labels"] == [str(int(np.argmax(o))) for o in body["outputs"]]
 
 
-def test_v2_infer_matches_v1(client):
+def test_v2_infer_matches_v1(client: TestClient) -> None:
     v1 = client.post("/v1/predict", json={"inputs": [row(5.0)]}).json()
     request = {
         "id": "r1",
@@ -50,7 +51,7 @@ def test_v2_infer_matches_v1(client):
     assert label == {"name": "label", "shape": [1], "datatype": "BYTES", "data": v1["labels"]}
 
 
-def test_v2_nested_data_and_output_selection(client):
+def test_v2_nested_data_and_output_selection(client: TestClient) -> None:
     request = {
         "inputs": [{"name": "x", "shape": [2, DIM], "datatype": "FP32", "data": [row(), row()]}],
         "outputs": [{"name": "label"}],
@@ -59,7 +60,7 @@ def test_v2_nested_data_and_output_selection(client):
     assert [o["name"] for o in body["outputs"]] == ["label"] and body["outputs"][0]["shape"] == [2]
 
 
-def test_v2_metadata_and_health(client):
+def test_v2_metadata_and_health(client: TestClient) -> None:
     meta = client.get("/v2/models/digits-mlp").json()
     assert meta["inputs"] == [{"name": "input-0", "datatype": "FP32", "shape": [-1, DIM]}]
     assert client.get("/v2/health/live").json() == {"live": True}
@@ -70,7 +71,7 @@ def test_v2_metadata_and_health(client):
     assert missing.status_code == 404 and "digits-mlp" in missing.json()["error"]
 
 
-def test_probes_and_info(client):
+def test_probes_and_info(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/readyz").json() == {"ready": True}
     info = client.get("/info").json()
@@ -79,13 +80,13 @@ def test_probes_and_info(client):
     assert info["batching"]["max_rows_per_request"] == 32
 
 
-def test_metrics_count_batches(client):
+def test_metrics_count_batches(client: TestClient) -> None:
     client.post("/v1/predict", json={"inputs": [row()]})
     text = client.get("/metrics").text
     assert "corebound_batch_rows_count" in text and 'handler="/v1/predict"' in text
 
 
-def test_openapi_describes_the_model_width(client):
+def test_openapi_describes_the_model_width(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     predict = schema["components"]["schemas"]["PredictRequest"]
     assert predict["properties"]["inputs"]["items"]["minItems"] == DIM
@@ -140,7 +141,9 @@ BAD_V1 = [
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "words"), BAD_V1)
-def test_bad_v1_input_gets_a_4xx_that_names_the_problem(client, body, content_type, status, words):
+def test_bad_v1_input_gets_a_4xx_that_names_the_problem(
+    client: TestClient, body: bytes, content_type: str | None, status: int, words: str
+) -> None:
     headers = {"content-type": content_type} if content_type else {}
     response = client.post("/v1/predict", content=body, headers=headers)
     assert response.status_code == status, response.text
@@ -148,7 +151,7 @@ def test_bad_v1_input_gets_a_4xx_that_names_the_problem(client, body, content_ty
     assert client.get("/healthz").status_code == 200
 
 
-def infer_body(**tensor) -> dict:
+def infer_body(**tensor: object) -> dict[str, object]:
     base = {"name": "input-0", "shape": [1, DIM], "datatype": "FP32", "data": row()}
     return {"inputs": [{**base, **tensor}]}
 
@@ -169,7 +172,9 @@ BAD_V2 = [
 
 
 @pytest.mark.parametrize(("body", "status", "words"), BAD_V2)
-def test_bad_v2_input_gets_an_oip_error(client, body, status, words):
+def test_bad_v2_input_gets_an_oip_error(
+    client: TestClient, body: object, status: int, words: str
+) -> None:
     response = client.post("/v2/models/digits-mlp/infer", json=body)
     assert response.status_code == status, response.text
     assert words in response.json()["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def write(root: Path, files: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def proc_cgroup(tmp_path: Path):
+def proc_cgroup(tmp_path: Path) -> Callable[[str], Path]:
     def make(text: str) -> Path:
         path = tmp_path / "proc-self-cgroup"
         path.write_text(text)
@@ -41,7 +42,13 @@ V2_PROC = "0::/kubepods/pod1/c1\n"
         ("-1", "100000", None),
     ],
 )
-def test_v1_quota(tmp_path, proc_cgroup, quota, period, expected):
+def test_v1_quota(
+    tmp_path: Path,
+    proc_cgroup: Callable[[str], Path],
+    quota: str,
+    period: str,
+    expected: float | None,
+) -> None:
     write(
         tmp_path,
         {
@@ -52,7 +59,7 @@ def test_v1_quota(tmp_path, proc_cgroup, quota, period, expected):
     assert cgroup_cpu_quota(tmp_path, proc_cgroup(V1_PROC)) == expected
 
 
-def test_v1_tightest_ancestor_wins(tmp_path, proc_cgroup):
+def test_v1_tightest_ancestor_wins(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     write(
         tmp_path,
         {
@@ -65,18 +72,20 @@ def test_v1_tightest_ancestor_wins(tmp_path, proc_cgroup):
     assert cgroup_cpu_quota(tmp_path, proc_cgroup("4:cpu:/kubepods/pod1/c1\n")) == 1.0
 
 
-def test_v1_container_namespace_reads_mount_root(tmp_path, proc_cgroup):
+def test_v1_container_namespace_reads_mount_root(
+    tmp_path: Path, proc_cgroup: Callable[[str], Path]
+) -> None:
     # Inside a container without a cgroup namespace the host path is not under the mount.
     write(tmp_path, {"cpu/cpu.cfs_quota_us": "300000", "cpu/cpu.cfs_period_us": "100000"})
     assert cgroup_cpu_quota(tmp_path, proc_cgroup("4:cpu:/docker/abc\n")) == 3.0
 
 
-def test_v1_missing_files_mean_no_quota(tmp_path, proc_cgroup):
+def test_v1_missing_files_mean_no_quota(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     (tmp_path / "cpu").mkdir()
     assert cgroup_cpu_quota(tmp_path, proc_cgroup("4:cpu:/\n")) is None
 
 
-def test_no_cgroup_fs_at_all(tmp_path, proc_cgroup):
+def test_no_cgroup_fs_at_all(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     assert cgroup_cpu_quota(tmp_path, proc_cgroup("")) is None
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup("")) is None
 
@@ -84,18 +93,20 @@ def test_no_cgroup_fs_at_all(tmp_path, proc_cgroup):
 @pytest.mark.parametrize(
     ("cpu_max", "expected"), [("250000 100000", 2.5), ("max 100000", None), ("100000", 1.0)]
 )
-def test_v2_cpu_max(tmp_path, proc_cgroup, cpu_max, expected):
+def test_v2_cpu_max(
+    tmp_path: Path, proc_cgroup: Callable[[str], Path], cpu_max: str, expected: float | None
+) -> None:
     write(tmp_path, {"cgroup.controllers": "cpu memory", "kubepods/pod1/c1/cpu.max": cpu_max})
     assert cgroup_cpu_quota(tmp_path, proc_cgroup(V2_PROC)) == expected
 
 
-def test_v2_missing_cpu_max(tmp_path, proc_cgroup):
+def test_v2_missing_cpu_max(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     write(tmp_path, {"cgroup.controllers": "memory", "kubepods/pod1/c1/memory.max": "max"})
     assert cgroup_cpu_quota(tmp_path, proc_cgroup(V2_PROC)) is None
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup(V2_PROC)) is None
 
 
-def test_v2_memory(tmp_path, proc_cgroup):
+def test_v2_memory(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     write(
         tmp_path,
         {"cgroup.controllers": "cpu memory", "kubepods/pod1/c1/memory.max": str(512 * 2**20)},
@@ -103,14 +114,16 @@ def test_v2_memory(tmp_path, proc_cgroup):
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup(V2_PROC)) == 512
 
 
-def test_v1_memory_unlimited_is_none(tmp_path, proc_cgroup):
+def test_v1_memory_unlimited_is_none(tmp_path: Path, proc_cgroup: Callable[[str], Path]) -> None:
     write(tmp_path, {"memory/kubepods/pod1/c1/memory.limit_in_bytes": "9223372036854771712"})
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup(V1_PROC)) is None
     write(tmp_path, {"memory/kubepods/pod1/c1/memory.limit_in_bytes": str(300 * 2**20)})
     assert cgroup_memory_limit_mib(tmp_path, proc_cgroup(V1_PROC)) == 300
 
 
-def test_detect_cpu_limit_caps_quota_by_affinity(tmp_path, proc_cgroup, monkeypatch):
+def test_detect_cpu_limit_caps_quota_by_affinity(
+    tmp_path: Path, proc_cgroup: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, {"cpu/cpu.cfs_quota_us": "800000", "cpu/cpu.cfs_period_us": "100000"})
     monkeypatch.setattr(cgroups, "affinity_cpus", lambda: 2)
     assert cgroups.detect_cpu_limit(tmp_path, proc_cgroup("4:cpu:/\n")) == 2.0

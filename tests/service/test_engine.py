@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ class GatedModel:
         return batch * 2
 
 
-def make(model: GatedModel, **kw) -> InferenceEngine:
+def make(model: GatedModel, **kw: Any) -> InferenceEngine:
     options = {"max_batch": 8, "max_wait_s": 0.0, "max_queue_rows": 64, "threads": 1, **kw}
     engine = InferenceEngine(model.predict, **options)
     engine.start()
@@ -50,14 +51,14 @@ def rows(n: int, value: float = 1.0) -> np.ndarray:
     return np.full((n, 4), value, np.float32)
 
 
-async def test_results_go_back_to_their_own_request():
+async def test_results_go_back_to_their_own_request() -> None:
     engine = make(GatedModel())
     outs = await asyncio.gather(*(engine.infer(rows(1, i), 5) for i in range(20)))
     assert [float(o[0, 0]) for o in outs] == [2.0 * i for i in range(20)]
     engine.stop()
 
 
-async def test_queued_requests_are_batched_greedily_up_to_max_batch():
+async def test_queued_requests_are_batched_greedily_up_to_max_batch() -> None:
     model = GatedModel()
     engine = make(model)
     model.gate.clear()
@@ -71,7 +72,7 @@ async def test_queued_requests_are_batched_greedily_up_to_max_batch():
     engine.stop()
 
 
-async def test_full_queue_refuses_at_once_with_retry_after():
+async def test_full_queue_refuses_at_once_with_retry_after() -> None:
     model = GatedModel()
     engine = make(model, max_queue_rows=4)
     model.gate.clear()
@@ -87,7 +88,7 @@ async def test_full_queue_refuses_at_once_with_retry_after():
     engine.stop()
 
 
-async def test_deadline_gives_deadline_exceeded_and_skips_the_work():
+async def test_deadline_gives_deadline_exceeded_and_skips_the_work() -> None:
     model = GatedModel()
     engine = make(model)
     model.gate.clear()
@@ -102,7 +103,7 @@ async def test_deadline_gives_deadline_exceeded_and_skips_the_work():
     engine.stop()
 
 
-async def test_stop_finishes_everything_accepted():
+async def test_stop_finishes_everything_accepted() -> None:
     model = GatedModel()
     engine = make(model)
     model.gate.clear()
@@ -122,7 +123,7 @@ async def test_stop_finishes_everything_accepted():
     assert len(results) == 10 and sum(model.batches) == 10
 
 
-async def test_model_error_fails_its_batch_not_the_thread():
+async def test_model_error_fails_its_batch_not_the_thread() -> None:
     calls = []
 
     def flaky(batch: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ async def test_model_error_fails_its_batch_not_the_thread():
     engine.stop()
 
 
-async def test_max_wait_collects_a_fuller_batch():
+async def test_max_wait_collects_a_fuller_batch() -> None:
     model = GatedModel()
     engine = make(model, max_wait_s=0.2)
     outs = await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(5)))
@@ -148,7 +149,7 @@ async def test_max_wait_collects_a_fuller_batch():
     engine.stop()
 
 
-def test_heartbeat_goes_stale_when_the_thread_is_stuck():
+def test_heartbeat_goes_stale_when_the_thread_is_stuck() -> None:
     model = GatedModel()
     engine = make(model)
     model.gate.clear()

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEFAULT_MODEL, REPO
+from conftest import DEFAULT_MODEL
 from fastapi.testclient import TestClient
 from serving import holdout
 
+from scripts.modelgen import synthetic as make_synthetic_model
 from service.app import create_app
 from service.model import load_artifact, load_model
 from service.settings import Settings
 
-from scripts.modelgen import synthetic as make_synthetic_model
 
-
-def test_default_model_is_memory_mapped_and_accurate():
+def test_default_model_is_memory_mapped_and_accurate() -> None:
     model = load_artifact(DEFAULT_MODEL, mmap=True)
     weight = model.predictor.layers[0][0]  # type: ignore[attr-defined]
     assert (
@@ -33,7 +32,7 @@ def test_default_model_is_memory_mapped_and_accurate():
     assert accuracy >= 0.95 and model.name == "digits-mlp" and model.input_dim == 64
 
 
-def test_private_copy_gives_the_same_answers():
+def test_private_copy_gives_the_same_answers() -> None:
     rows = np.asarray(holdout()[0][:16], np.float32)
     shared = load_artifact(DEFAULT_MODEL, mmap=True).predictor.predict(rows)
     private = load_artifact(DEFAULT_MODEL, mmap=False).predictor.predict(rows)
@@ -41,25 +40,25 @@ def test_private_copy_gives_the_same_answers():
 
 
 @pytest.fixture
-def artifact(tmp_path):
+def artifact(tmp_path: Path) -> Path:
     target = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL, target)
     return target
 
 
-def test_artifact_with_unchained_shapes_is_refused(artifact):
+def test_artifact_with_unchained_shapes_is_refused(artifact: Path) -> None:
     np.save(artifact / "layer1_weight.npy", np.zeros((10, 10), np.float32))
     with pytest.raises(ValueError, match="layer 1: shapes"):
         load_artifact(artifact)
 
 
-def test_artifact_with_float64_weights_is_refused(artifact):
+def test_artifact_with_float64_weights_is_refused(artifact: Path) -> None:
     np.save(artifact / "layer0_bias.npy", np.zeros(1536, np.float64))
     with pytest.raises(ValueError, match="must be float32"):
         load_artifact(artifact)
 
 
-def test_artifact_with_unknown_activation_is_refused(artifact):
+def test_artifact_with_unknown_activation_is_refused(artifact: Path) -> None:
     meta = json.loads((artifact / "model.json").read_text())
     meta["layers"][0]["activation"] = "gelu"
     (artifact / "model.json").write_text(json.dumps(meta))
@@ -67,7 +66,7 @@ def test_artifact_with_unknown_activation_is_refused(artifact):
         load_artifact(artifact)
 
 
-def test_model_class_hook_serves_a_custom_model(tmp_path):
+def test_model_class_hook_serves_a_custom_model(tmp_path: Path) -> None:
     centroids = np.stack([np.full(8, float(i), np.float32) for i in range(3)])
     np.save(tmp_path / "centroids.npy", centroids)
     settings = Settings(model_dir=tmp_path, model_class="examples.nearest_centroid:load")
@@ -78,17 +77,17 @@ def test_model_class_hook_serves_a_custom_model(tmp_path):
     assert info["name"] == "nearest-centroid" and info["input_dim"] == 8
 
 
-def test_model_class_without_predict_is_refused(tmp_path):
+def test_model_class_without_predict_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="without predict"):
         load_model(tmp_path, "pathlib:Path")
 
 
-def test_model_class_must_name_a_factory(tmp_path):
+def test_model_class_must_name_a_factory(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="MODEL_CLASS must look like"):
         Settings(model_dir=tmp_path, model_class="just_a_module")
 
 
-def test_synthetic_model_has_the_asked_size_and_runs(tmp_path):
+def test_synthetic_model_has_the_asked_size_and_runs(tmp_path: Path) -> None:
     make_synthetic_model.make(64, tmp_path)
     size_mib = sum(f.stat().st_size for f in tmp_path.glob("*.npy")) / 2**20
     model = load_artifact(tmp_path)
@@ -97,6 +96,6 @@ def test_synthetic_model_has_the_asked_size_and_runs(tmp_path):
     assert outputs.shape == (3, 10) and np.isfinite(outputs).all()
 
 
-def test_synthetic_model_layout_reaches_a_gibibyte():
+def test_synthetic_model_layout_reaches_a_gibibyte() -> None:
     layers, width = make_synthetic_model.hidden_shape(1024)
     assert abs(layers * width * width * 4 / 2**20 - 1024) < 1024 * 0.02

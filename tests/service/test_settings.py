@@ -7,7 +7,7 @@ import pytest
 from service.settings import Settings, load_settings
 
 
-def test_defaults_are_valid_and_point_at_the_default_model():
+def test_defaults_are_valid_and_point_at_the_default_model() -> None:
     settings = Settings()
     assert settings.model_dir.joinpath("model.json").exists()
     assert (settings.max_wait_ms, settings.concurrency_mode, settings.model_mmap) == (
@@ -28,7 +28,9 @@ def test_defaults_are_valid_and_point_at_the_default_model():
         ({"MODEL_CLASS": "nocolon"}, "MODEL_CLASS='nocolon'"),
     ],
 )
-def test_bad_values_exit_with_the_variable_named(monkeypatch, env, named):
+def test_bad_values_exit_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SystemExit) as exited:
@@ -36,7 +38,7 @@ def test_bad_values_exit_with_the_variable_named(monkeypatch, env, named):
     assert "invalid configuration" in str(exited.value) and named in str(exited.value)
 
 
-def test_a_request_larger_than_the_queue_is_refused(monkeypatch):
+def test_a_request_larger_than_the_queue_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_ROWS_PER_REQUEST", "512")
     monkeypatch.setenv("MAX_QUEUE_ROWS", "256")
     with pytest.raises(

@@ -76,7 +76,9 @@ def test_failures_disqualify_a_step() -> None:
     assert capacity(m).slo_rps == 50
 
 
-def test_plan_without_measuring_writes_json_markdown_and_chart(tmp_path: Path, capsys) -> None:
+def test_plan_without_measuring_writes_json_markdown_and_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = [
         "--capacity-rps",
         "180",
@@ -102,7 +104,7 @@ def test_plan_without_measuring_writes_json_markdown_and_chart(tmp_path: Path, c
     assert "replicas" in capsys.readouterr().out
 
 
-def test_capacity_rps_needs_startup(capsys) -> None:
+def test_capacity_rps_needs_startup(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         plan_capacity.main(["--capacity-rps", "100"])
     assert "--startup-s" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scripts.capacity.fleet import Pod, daily_profile, simulate, spike_profile, step_profile
 from scripts.capacity.hpa import (
     Autoscaler,
@@ -12,7 +14,7 @@ from scripts.capacity.hpa import (
 )
 
 
-def spec(**changes) -> HpaSpec:
+def spec(**changes: Any) -> HpaSpec:
     return HpaSpec(**{"min_replicas": 1, "max_replicas": 50, "target_percent": 50, **changes})
 
 

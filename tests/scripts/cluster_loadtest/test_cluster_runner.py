@@ -68,7 +68,7 @@ def test_terminating_and_deleted_pods_leave_the_ready_count() -> None:
         tl.observe(510, "node", {})
 
 
-def test_report_table_and_chart(tmp_path) -> None:
+def test_report_table_and_chart(tmp_path: Path) -> None:
     tl = ct.replay(EVENTS)
     md, png = ct.write_report(tl, tmp_path, "cluster-corebound-loadtest-2")
     text = md.read_text()
@@ -101,7 +101,7 @@ class FakeCluster:
             self.snapshots.append(state)
         self.poll = -1
 
-    def read_namespaced_horizontal_pod_autoscaler(self, name, namespace):
+    def read_namespaced_horizontal_pod_autoscaler(self, name: str, namespace: str) -> dict:
         self.poll += 1  # the runner reads the HPA first in every poll
         return self.now["hpa"]
 
@@ -109,17 +109,17 @@ class FakeCluster:
     def now(self) -> dict:
         return self.snapshots[min(self.poll, len(self.snapshots) - 1)]
 
-    def list_namespaced_pod(self, namespace, label_selector):
+    def list_namespaced_pod(self, namespace: str, label_selector: str) -> SimpleNamespace:
         if label_selector.startswith("job-name="):
             return SimpleNamespace(
                 items=[{"metadata": {"name": "locust-x", "creationTimestamp": "1"}}]
             )
         return SimpleNamespace(items=list(self.now["pods"].values()))
 
-    def read_namespaced_job(self, name, namespace):
+    def read_namespaced_job(self, name: str, namespace: str) -> dict:
         return self.now["job"]
 
-    def list_namespaced_job(self, namespace, label_selector):
+    def list_namespaced_job(self, namespace: str, label_selector: str) -> SimpleNamespace:
         old = {
             "metadata": {
                 "name": "corebound-loadtest-1",
@@ -134,11 +134,13 @@ class FakeCluster:
         }
         return SimpleNamespace(items=[old, new])
 
-    def read_namespaced_pod_log(self, name, namespace, tail_lines):
+    def read_namespaced_pod_log(self, name: str, namespace: str, tail_lines: int) -> str:
         return "Aggregated ...\nSLO PASS: requests=7012 rps=46.7\n"
 
 
-def test_runner_follows_the_newest_job_and_exits_with_its_verdict(monkeypatch, tmp_path) -> None:
+def test_runner_follows_the_newest_job_and_exits_with_its_verdict(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from scripts.cluster_loadtest import cli as runner
 
     fake = FakeCluster([5, 65, 95, 140, 160])
