@@ -1,6 +1,6 @@
 """Train the embedded default model: an MLP on scikit-learn's bundled digits (no download).
 
-Writes the artifact (model.json + .npy weights, DESIGN.md "model artifact") and the
+Writes the artifact (model.json + .npy weights, README "Your own model") and the
 held-out rows the load tests and accuracy checks send. Fixed seed; skips the work when the
 artifact already holds this exact recipe, so setup can call it every time.
 
