@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.e2e.podman import ULIMITS, podman
+from scripts.local.net import poll_ready
 from service import __version__
 from service.cgroups import CgroupStats
 
@@ -130,25 +131,17 @@ def start_service(
         args += ["--volume", volume]
     podman(*args, SERVICE_IMAGE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
+
+    def gone() -> str | None:
         state = inspect(name)["State"]
-        if not state["Running"]:
-            logs = podman("logs", "--tail", "40", name, check=False)
-            raise RuntimeError(f"{name} exited ({state['ExitCode']}):\n{logs.stdout}{logs.stderr}")
-        try:
-            status, _ = http_json(f"{base}/readyz", timeout=2)
-            if status == 200:
-                return {
-                    "base": base,
-                    "pid": state["Pid"],
-                    "ready_s": READY_TIMEOUT_S - (deadline - time.monotonic()),
-                }
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    logs = podman("logs", "--tail", "40", name, check=False)
-    raise RuntimeError(f"{name} not ready in {READY_TIMEOUT_S} s:\n{logs.stdout}{logs.stderr}")
+        return None if state["Running"] else f"{name} exited ({state['ExitCode']})"
+
+    def tail() -> str:
+        logs = podman("logs", "--tail", "40", name, check=False)
+        return logs.stdout + logs.stderr
+
+    seconds = poll_ready(base, gone=gone, tail=tail, timeout_s=READY_TIMEOUT_S, interval_s=0.5)
+    return {"base": base, "pid": inspect(name)["State"]["Pid"], "ready_s": seconds}
 
 
 def run_loadtest(name: str, port: int, env: dict[str, str], timeout_s: float) -> dict[str, Any]:

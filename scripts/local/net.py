@@ -29,6 +29,36 @@ def get_status(url: str, path: str, timeout_s: float) -> int:
         conn.close()
 
 
+def poll_ready(
+    url: str,
+    *,
+    gone: Callable[[], str | None],
+    started: Callable[[], bool] = lambda: True,
+    tail: Callable[[], str] = str,
+    path: str = "/readyz",
+    timeout_s: float = 90,
+    interval_s: float = 0.1,
+) -> float:
+    """Until GET `path` answers 200 on a fresh connection; the seconds it took.
+
+    `gone()` says why the server is no longer running (None while it runs): raised as
+    RuntimeError. `started()` gates the first request; `tail()` is the log for the errors.
+    TimeoutError when it never gets ready.
+    """
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        if (why := gone()) is not None:
+            raise RuntimeError(f"{why}:\n{tail()}")
+        if started():
+            try:
+                if get_status(url, path, 2.0) == 200:
+                    return time.monotonic() - began
+            except (OSError, http.client.HTTPException):
+                pass
+        time.sleep(interval_s)
+    raise TimeoutError(f"{url} not ready in {timeout_s:g} s:\n{tail()}")
+
+
 def wait_ready(
     process: subprocess.Popen[bytes],
     log: Path,
@@ -37,23 +67,17 @@ def wait_ready(
     workers: int = 1,
     path: str = "/readyz",
     timeout_s: float = 90,
-    poll: Callable[[str, str, float], int] = get_status,
 ) -> None:
-    """Until `workers` gunicorn workers logged start-up and `path` answers 200.
+    """A gunicorn started here: ready once `workers` workers logged start-up and `path` is 200."""
 
-    Raises RuntimeError with the log's tail when the process exits first, TimeoutError when
-    it never gets there.
-    """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{text[-3000:]}")
-        if text.count("Application startup complete") >= workers:
-            try:
-                if poll(url, path, 2.0) == 200:
-                    return
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready in {timeout_s:g} s:\n{log.read_text()[-3000:]}")
+    def text() -> str:
+        return log.read_text(errors="replace")
+
+    poll_ready(
+        url,
+        gone=lambda: None if process.poll() is None else f"gunicorn exited {process.returncode}",
+        started=lambda: text().count("Application startup complete") >= workers,
+        tail=lambda: text()[-3000:],
+        path=path,
+        timeout_s=timeout_s,
+    )
