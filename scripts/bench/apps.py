@@ -1,6 +1,6 @@
 """The serving patterns corebound is compared with, as FastAPI app factories for gunicorn.
 
-    gunicorn -k uvicorn_worker.UvicornWorker -w 2 --pythonpath .,scripts 'bench_apps:loop_app()'
+    gunicorn -k uvicorn_worker.UvicornWorker -w 2 'scripts.bench.apps:loop_app()'   # repo root
 
 Every app loads the model with corebound's own loader and decodes, validates and encodes with
 corebound's own functions (`service.codec`, `routes_v1.decode_predict`), so only the serving

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scripts.e2e import podman as podman_base
 from scripts.e2e.containers import (
     LOADTEST_IMAGE,
     PREFIX,
@@ -25,7 +24,7 @@ from scripts.e2e.containers import (
     stop,
     uids,
 )
-from scripts.e2e.podman import ULIMITS, podman
+from scripts.e2e.podman import ULIMITS, build, ensure_base, podman
 from scripts.e2e.report import Report, log
 from scripts.local.net import free_port
 from service import __version__
@@ -51,14 +50,14 @@ MIN_ACCURACY = 0.9
 
 
 def build_images(report: Report, *, no_cache: bool, refresh_base: bool, logs: Path) -> None:
-    base = podman_base.ensure_base(refresh=refresh_base, log=log)
+    base = ensure_base(refresh=refresh_base, log=log)
     report.data["base"] = base
     log(f"base {base['tag']} from {base['source']} in {base['seconds']} s")
     build_args = {"BASE_IMAGE": str(base["tag"]), "VERSION": __version__}
     builds = {}
     for target, tag in (("service", SERVICE_IMAGE), ("loadtest", LOADTEST_IMAGE)):
         log(f"podman build --target {target} -> {tag}")
-        seconds = podman_base.build(
+        seconds = build(
             REPO, target, tag, build_args=build_args, no_cache=no_cache,
             log_path=logs / f"build-{target}.log",
         )  # fmt: skip

@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts.e2e import podman as podman_base
+from scripts.e2e import podman
 from scripts.e2e.checks import (
     build_images,
     check_images,
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-base", action="store_true", help="debootstrap the base again")
     args = parser.parse_args(argv)
 
-    reason = podman_base.unusable_reason()
+    reason = podman.unusable_reason()
     if reason:
         print(f"podman is not usable here: {reason}", file=sys.stderr)
         return 2
