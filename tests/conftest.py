@@ -4,7 +4,8 @@
     tests/cgroup/   slow,cgroup  a CFS quota or memory limit made here (root, writable cgroupfs)
     tests/e2e/      slow,container  images built and run with podman (minutes)
     tests/cluster/  cluster    a real Kubernetes cluster
-    anywhere else   fast       in-process; `scripts/test --fast` runs only these
+    anywhere else   fast       in-process or short tools (service/, loadtests/, scripts/,
+                               repo/, the chart tests); `scripts/test --fast` runs only these
 
 Markers are added here from the path, never written in a test module, so a test cannot sit
 in one lane and claim another.
