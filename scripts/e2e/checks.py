@@ -47,6 +47,7 @@ HOLDING_SLO = {"SLO_P95_MS": "1000", "SLO_P99_MS": "2000", "SLO_MAX_FAILURE_RATI
 TIGHT_SLO = {"SLO_P95_MS": "0.01", "SLO_P99_MS": "0.01"}
 
 MIN_ACCURACY = 0.9
+THROTTLE_CPUS = 0.2
 
 
 def build_images(report: Report, *, no_cache: bool, refresh_base: bool, logs: Path) -> None:
@@ -111,7 +112,10 @@ def check_images(report: Report) -> dict[str, Any]:
 
 
 def check_throttle_reader(report: Report) -> dict[str, Any]:
-    """The throttling figures are real: 2 busy processes under --cpus 0.5 must be throttled.
+    """The throttling figures are real: 2 busy processes under --cpus 0.2 must be throttled.
+
+    0.2, not more: on a shared build machine two spinning processes may not get even half a
+    core, and a quota they never reach is never enforced (seen: 0.39 cores under 0.5).
 
     (The step loads below rarely are: a worker's event loop and single inference thread
     seldom outrun a whole-core quota, and the load client shares this machine's cores.)
@@ -120,7 +124,7 @@ def check_throttle_reader(report: Report) -> dict[str, Any]:
     remove(name)
     spin = "import os\nos.fork()\nwhile True:\n    pass\n"  # two processes, both busy
     podman(
-        "run", "--detach", "--name", name, "--cpus", "0.5", "--network", "none", "--read-only",
+        "run", "--detach", "--name", name, "--cpus", f"{THROTTLE_CPUS:g}", "--network", "none", "--read-only",
         *ULIMITS, SERVICE_IMAGE, "python", "-c", spin,
     )  # fmt: skip
     try:
@@ -131,14 +135,15 @@ def check_throttle_reader(report: Report) -> dict[str, Any]:
     finally:
         remove(name, grace_s=0)  # PID 1 without a SIGTERM handler: straight to SIGKILL
     figures = {
+        "cpus": THROTTLE_CPUS,
         "cpu_periods": after["periods"] - before["periods"],
         "throttled_periods": after["throttled_periods"] - before["throttled_periods"],
         "cpu_used_cores": round((after["usage_s"] - before["usage_s"]) / 3, 2),
     }
     report.check(
         "cgroup-figures-see-throttling",
-        figures["throttled_periods"] > 0 and figures["cpu_used_cores"] <= 0.6,
-        f"2 busy processes under --cpus 0.5: {figures['throttled_periods']} of"
+        figures["throttled_periods"] > 0 and figures["cpu_used_cores"] <= THROTTLE_CPUS + 0.05,
+        f"2 busy processes under --cpus {THROTTLE_CPUS:g}: {figures['throttled_periods']} of"
         f" {figures['cpu_periods']} periods throttled, {figures['cpu_used_cores']} cores used",
     )
     return figures

@@ -97,7 +97,7 @@ def markdown(report: Report) -> str:
     if thr:
         lines += [
             "",
-            f"Throttling figures, sanity check: 2 busy processes under `--cpus 0.5` were"
+            f"Throttling figures, sanity check: 2 busy processes under `--cpus {thr['cpus']}` were"
             f" throttled in {thr['throttled_periods']} of {thr['cpu_periods']} CFS periods"
             f" ({thr['cpu_used_cores']} cores used).",
         ]
