@@ -124,8 +124,8 @@ def check_throttle_reader(report: Report) -> dict[str, Any]:
     remove(name)
     spin = "import os\nos.fork()\nwhile True:\n    pass\n"  # two processes, both busy
     podman(
-        "run", "--detach", "--name", name, "--cpus", f"{THROTTLE_CPUS:g}", "--network", "none", "--read-only",
-        *ULIMITS, SERVICE_IMAGE, "python", "-c", spin,
+        "run", "--detach", "--name", name, "--cpus", f"{THROTTLE_CPUS:g}", "--network", "none",
+        "--read-only", *ULIMITS, SERVICE_IMAGE, "python", "-c", spin,
     )  # fmt: skip
     try:
         cg = CgroupStats.of_pid(inspect(name)["State"]["Pid"])
