@@ -87,6 +87,9 @@ LABEL org.opencontainers.image.title="corebound-loadtest" \
 WORKDIR /app
 COPY --from=loadtest-env /opt/venv /opt/venv
 COPY loadtests/ loadtests/
+# The probe the chart's wait-ready init container runs (`python -m service.probe`): standard
+# library only, so it needs nothing of the service's environment.
+COPY service/__init__.py service/probe.py service/
 # The held-out rows of the model this build trained (the same seed as the repository's).
 COPY --from=model /app/loadtests/data/digits_holdout.json loadtests/data/
 # PYTHONPATH: the locustfile imports the `loadtests` package from /app.

@@ -7,7 +7,9 @@ the model's accuracy, not the service's health, so it is reported apart from fai
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,11 @@ from typing import Any
 MODEL_NAME = os.environ.get("MODEL_NAME", "digits-mlp")
 V1_PATH = "/v1/predict"
 V2_PATH = f"/v2/models/{MODEL_NAME}/infer"
+# Locust stats name of the binary task: same path, its own row in the report.
+V2_BINARY_NAME = V2_PATH + " (binary)"
 LABELS = 10
+# The binary tensor data extension: the JSON header's length travels in this header.
+HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,72 @@ def v2_body(inputs: list[list[float]]) -> dict[str, Any]:
             }
         ]
     }
+
+
+def v2_binary_body(inputs: list[list[float]]) -> tuple[bytes, dict[str, str]]:
+    """The same tensor as raw little-endian FP32 after a JSON header, every output binary.
+
+    struct, not numpy: the loadtest image carries Locust alone.
+    """
+    flat = [x for row in inputs for x in row]
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [len(inputs), len(inputs[0])],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": 4 * len(flat)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    body = header + struct.pack(f"<{len(flat)}f", *flat)
+    return body, {HEADER_LENGTH: str(len(header)), "Content-Type": "application/octet-stream"}
+
+
+def check_v2_binary(
+    status: int, content: bytes, header_length: str | None, expected: list[str]
+) -> Outcome:
+    """A binary answer: JSON header, then FP32 probabilities and length-prefixed labels."""
+    if (error := check_status(status)) is not None:
+        return Outcome(error=error)
+    if header_length is None or not header_length.isdigit():
+        return Outcome(error=f"malformed: no {HEADER_LENGTH} response header")
+    split = int(header_length)
+    try:
+        header = json.loads(content[:split])
+        sizes = {o["name"]: o["parameters"]["binary_data_size"] for o in header["outputs"]}
+        order = [o["name"] for o in header["outputs"]]
+    except (ValueError, KeyError, TypeError):
+        return Outcome(error="malformed: binary answer's JSON header")
+    n = len(expected)
+    if order != ["probabilities", "label"] or sizes["probabilities"] != 4 * n * LABELS:
+        return Outcome(error=f"malformed: binary outputs {sizes} for {n} rows")
+    raw = content[split:]
+    if len(raw) != sizes["probabilities"] + sizes["label"]:
+        return Outcome(error=f"malformed: {len(raw)} binary bytes, header says {sizes}")
+    labels = _bytes_elements(raw[sizes["probabilities"] :])
+    if labels is None or len(labels) != n:
+        return Outcome(error=f"malformed: 'label' output is not {n} strings")
+    return Outcome(wrong=_count_wrong(labels, expected))
+
+
+def _bytes_elements(raw: bytes) -> list[str] | None:
+    """BYTES elements: each a 4-byte little-endian length, then that many bytes."""
+    values: list[str] = []
+    offset = 0
+    while offset < len(raw):
+        if offset + 4 > len(raw):
+            return None
+        (size,) = struct.unpack_from("<I", raw, offset)
+        end = offset + 4 + size
+        if end > len(raw):
+            return None
+        values.append(raw[offset + 4 : end].decode(errors="replace"))
+        offset = end
+    return values
 
 
 def check_status(status: int) -> str | None:

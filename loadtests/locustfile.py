@@ -8,7 +8,9 @@ Settings are env vars (loadtests/README.md); the verdict is one `SLO PASS|FAIL` 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import random
 from typing import Any
 
@@ -35,6 +37,7 @@ class DigitsUser(HttpUser):
     def on_start(self) -> None:
         # Each user walks the held-out set from its own offset so batches differ.
         self.cursor = itertools.count(random.randrange(len(DIGITS.inputs)) * TRAFFIC.rows)
+        self.sent = 0
 
     @task(TRAFFIC.weight_v1)
     def v1_predict(self) -> None:
@@ -46,22 +49,47 @@ class DigitsUser(HttpUser):
         inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
         self._post(answers.V2_PATH, answers.v2_body(inputs), expected, answers.check_v2)
 
-    def _post(self, path: str, body: dict[str, Any], expected: list[str], check: Any) -> None:
+    @task(TRAFFIC.weight_v2_binary)
+    def v2_infer_binary(self) -> None:
+        inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
+        body, headers = answers.v2_binary_body(inputs)
         with self.client.post(
-            path, json=body, catch_response=True, timeout=REQUEST_TIMEOUT_S
+            answers.V2_PATH,
+            data=body,
+            headers=headers,
+            name=answers.V2_BINARY_NAME,
+            catch_response=True,
+            timeout=REQUEST_TIMEOUT_S,
+        ) as response:
+            length = response.headers.get(answers.HEADER_LENGTH)
+            outcome = answers.check_v2_binary(
+                response.status_code, response.content or b"", length, expected
+            )
+            self._record(response, outcome, expected)
+
+    def _post(self, path: str, body: dict[str, Any], expected: list[str], check: Any) -> None:
+        self.sent += 1
+        # The server closes the connection after answering; the next request opens a new one,
+        # which the Service may send to a pod the HPA just added.
+        recycle = TRAFFIC.recycle_every and self.sent % TRAFFIC.recycle_every == 0
+        headers = {"Connection": "close"} if recycle else None
+        with self.client.post(
+            path, json=body, headers=headers, catch_response=True, timeout=REQUEST_TIMEOUT_S
         ) as response:
             try:
                 payload = response.json() if response.status_code == 200 else None
             except ValueError:
                 response.failure("malformed: body is not JSON")
                 return
-            outcome = check(response.status_code, payload, expected)
-            if outcome.error:
-                response.failure(outcome.error)
-                return
-            LABEL_TALLY["rows"] += len(expected)
-            LABEL_TALLY["wrong"] += outcome.wrong
-            response.success()
+            self._record(response, check(response.status_code, payload, expected), expected)
+
+    def _record(self, response: Any, outcome: answers.Outcome, expected: list[str]) -> None:
+        if outcome.error:
+            response.failure(outcome.error)
+            return
+        LABEL_TALLY["rows"] += len(expected)
+        LABEL_TALLY["wrong"] += outcome.wrong
+        response.success()
 
 
 @events.quitting.add_listener
@@ -70,17 +98,18 @@ def check_slo(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master judges the aggregated stats
     total = environment.stats.total
-    verdict = slo.evaluate(
-        slo.Totals(
-            requests=total.num_requests,
-            failures=total.num_failures,
-            p95_ms=total.get_response_time_percentile(0.95) or 0,
-            p99_ms=total.get_response_time_percentile(0.99) or 0,
-            rps=total.total_rps,
-            wrong_labels=LABEL_TALLY["wrong"],
-            rows=LABEL_TALLY["rows"],
-        ),
-        SLO,
+    totals = slo.Totals(
+        requests=total.num_requests,
+        failures=total.num_failures,
+        p95_ms=total.get_response_time_percentile(0.95) or 0,
+        p99_ms=total.get_response_time_percentile(0.99) or 0,
+        rps=total.total_rps,
+        wrong_labels=LABEL_TALLY["wrong"],
+        rows=LABEL_TALLY["rows"],
     )
+    verdict = slo.evaluate(totals, SLO)
     print(verdict.line, flush=True)  # one plain line a Job log or a CI grep can find
+    # The last log line: a JSON summary that outlives the pod's emptyDir reports.
+    summary = {"slo": "PASS" if verdict.passed else "FAIL", **dataclasses.asdict(totals)}
+    print(json.dumps(summary, sort_keys=True), flush=True)
     environment.process_exit_code = verdict.exit_code

@@ -106,15 +106,23 @@ class Slo:
 class Traffic:
     weight_v1: int = 3
     weight_v2: int = 1
+    weight_v2_binary: int = 1
     rows: int = 1
+    # Close the connection after this many requests (0: keep it): Kubernetes Services balance
+    # per connection, so users that never reconnect never reach pods the HPA adds.
+    recycle_every: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Traffic:
         traffic = cls(
             weight_v1=env_int(env, "WEIGHT_V1_PREDICT", cls.weight_v1),
             weight_v2=env_int(env, "WEIGHT_V2_INFER", cls.weight_v2),
+            weight_v2_binary=env_int(env, "WEIGHT_V2_BINARY", cls.weight_v2_binary),
             rows=env_int(env, "ROWS_PER_REQUEST", cls.rows, minimum=1),
+            recycle_every=env_int(env, "RECYCLE_EVERY", cls.recycle_every),
         )
-        if traffic.weight_v1 + traffic.weight_v2 == 0:
-            raise ValueError("WEIGHT_V1_PREDICT and WEIGHT_V2_INFER cannot both be 0")
+        if traffic.weight_v1 + traffic.weight_v2 + traffic.weight_v2_binary == 0:
+            raise ValueError(
+                "WEIGHT_V1_PREDICT, WEIGHT_V2_INFER and WEIGHT_V2_BINARY cannot all be 0"
+            )
         return traffic

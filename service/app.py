@@ -10,10 +10,21 @@ from contextlib import asynccontextmanager
 import numpy as np
 from fastapi import FastAPI
 
-from service import __version__, errors, metrics, openapi_docs, routes_ops, routes_v1, routes_v2
+from service import (
+    __version__,
+    errors,
+    metrics,
+    oip_errors,
+    openapi_docs,
+    routes_ops,
+    routes_v1,
+    routes_v2,
+)
+from service.codec import BodyPolicy
 from service.engine import InferenceEngine
-from service.model import load_model
+from service.model import LoadedModel, load_model
 from service.planning import inherited_plan
+from service.resources import body_limit
 from service.runtime import Runtime
 from service.settings import Settings, load_settings
 
@@ -33,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threads=rt.plan.threads,
     )
     rt.engine.start()
+    app.state.body_policy = body_policy(rt, rt.model)
     # Warm up through the engine: pages the weights in and starts BLAS before traffic.
     await rt.engine.infer(np.zeros((1, rt.model.input_dim), np.float32), s.request_timeout_s)
     rt.ready = True
@@ -51,6 +63,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(rt.engine.stop, s.request_timeout_s)
 
 
+def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
+    s = rt.settings
+    wanted = s.max_body_bytes or body_limit(s.max_rows_per_request, model.input_dim)
+    # Never above what the memory plan budgeted (it guessed the width when no model.json).
+    limit = min(wanted, rt.plan.max_body_bytes)
+    if limit < wanted:
+        log.warning(
+            "body limit %d bytes (the memory plan's) < %d for %d rows of %d numbers:"
+            " set MAX_BODY_BYTES to plan for it",
+            limit,
+            wanted,
+            s.max_rows_per_request,
+            model.input_dim,
+        )
+    return BodyPolicy(
+        max_bytes=limit,
+        max_rows=s.max_rows_per_request,
+        max_values=s.max_rows_per_request * model.input_dim,
+        slots=s.parse_concurrency,
+        wait_s=s.request_timeout_s,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     rt = Runtime(settings=settings, plan=inherited_plan(settings))
@@ -64,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (routes_ops.router, routes_v1.router, routes_v2.router):
         app.include_router(router)
     errors.install(app)
+    oip_errors.install(app)
     metrics.instrument(app)
     openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
     return app

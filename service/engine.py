@@ -32,6 +32,10 @@ class DeadlineExceeded(Exception):
     pass
 
 
+class ModelError(Exception):
+    """The model raised (or returned the wrong rows); one instance per failed request."""
+
+
 @dataclass(slots=True)
 class _Job:
     rows: np.ndarray
@@ -86,8 +90,9 @@ class InferenceEngine:
         job = _Job(rows, loop.create_future(), loop, now, now + timeout_s)
         with self._cond:
             if self._stopping:
-                metrics.SHED.labels(reason="draining").inc()
-                raise Overloaded("server is shutting down", retry_after_s=1)
+                # Only reachable in-process (tests): uvicorn stops the lifespan after the
+                # listeners closed, so no request arrives here once stop() ran.
+                raise Overloaded("inference thread stopped", retry_after_s=1)
             if self._queued_rows + len(rows) > self.max_queue_rows:
                 metrics.SHED.labels(reason="queue_full").inc()
                 raise Overloaded(
@@ -164,6 +169,7 @@ class InferenceEngine:
             if job.future.done():  # its request already timed out or went away
                 continue
             if now > job.deadline:
+                metrics.SHED.labels(reason="deadline").inc()
                 job.loop.call_soon_threadsafe(
                     _settle, job.future, DeadlineExceeded("expired in queue")
                 )
@@ -180,8 +186,13 @@ class InferenceEngine:
                 raise RuntimeError(f"model returned {outputs.shape[0]} rows for {batch.shape[0]}")
         except Exception as exc:  # a model bug fails its batch, never the thread
             self.heartbeat = time.monotonic()
+            message = f"model failed: {type(exc).__name__}: {exc}"
             for job in live:
-                job.loop.call_soon_threadsafe(_settle, job.future, exc)
+                # A fresh exception per request: one shared object would collect every
+                # awaiting task's traceback frames.
+                error = ModelError(message)
+                error.__cause__ = exc
+                job.loop.call_soon_threadsafe(_settle, job.future, error)
             return
         elapsed = time.perf_counter() - started
         self.heartbeat = time.monotonic()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,31 +29,32 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(_plan.threads)
 os.environ[PLAN_ENV] = json.dumps(_plan.as_dict())
 # Multiprocess metrics must be configured before a worker imports prometheus_client.
-_metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="corebound-metrics-")
+_metrics_dir = str(
+    settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="corebound-metrics-")
 )
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 wsgi_app = "service.app:create_app()"
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "service.worker.CoreboundWorker"
 workers = _plan.workers
 bind = ["0.0.0.0:8000"]
 # Heartbeat files on tmpfs: survive a read-only root filesystem and never block on disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+graceful_timeout = settings.graceful_timeout
 timeout = 60  # the event loop stays free, so a silent worker really is stuck
 keepalive = 5
 # gunicornc's socket lives under $HOME: unwritable with a read-only root, and unused in a pod.
 control_socket_disable = True
 accesslog = None  # per-request log lines cost throughput; metrics count requests
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = settings.log_level
 
 
 def on_starting(server: Any) -> None:
-    # Stale files from an earlier run would be summed into this one's metrics.
-    for entry in Path(_metrics_dir).iterdir():
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
+    # Stale files from an earlier run would be summed into this one's metrics. Only ours:
+    # the directory is user-settable and may hold anything else.
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+    for entry in Path(_metrics_dir).glob("*.db"):
+        if entry.is_file():
             entry.unlink()
     server.log.info(json.dumps({"event": "plan", **_plan.as_dict(), "bind": server.cfg.bind}))
     if _plan.note:

@@ -44,8 +44,12 @@ QUEUE_ROWS = Gauge(
 )
 SHED = Counter(
     "corebound_shed_requests_total",
-    "Requests refused (queue_full, draining) or expired (deadline).",
+    "Requests refused (queue_full) or expired (deadline).",
     ["reason"],
+)
+CLIENT_GONE = Counter(
+    "corebound_client_disconnects_total",
+    "Requests whose client hung up before its body was read (answered 499, not an error).",
 )
 
 QUIET_PATHS = ["/metrics", "/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"]

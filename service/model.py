@@ -1,8 +1,10 @@
 """Model artifacts: load `model.json` + `.npy` weights (memory-mapped) and run them.
 
 A user's own model plugs in through `MODEL_CLASS=package.module:factory`: the factory gets
-the model directory and returns any object with `predict(batch: float32[n, d]) -> [n, k]`,
-and optionally `name`, `version`, `input_dim` and `labels` (see README "Your own model").
+the model directory and returns any object with `predict(batch: float32[n, d]) -> [n, k]`
+and `input_dim` (d, an int: every row is checked against it), and optionally `name`,
+`version` and `labels` (see README "Your own model"). MODEL_MMAP only tells the memory plan
+whether such a factory shares its weights across workers; loading them is the factory's.
 """
 
 from __future__ import annotations
@@ -99,11 +101,17 @@ def load_custom(spec: str, model_dir: Path) -> LoadedModel:
     predictor = factory(model_dir)
     if not callable(getattr(predictor, "predict", None)):
         raise TypeError(f"MODEL_CLASS {spec!r} returned an object without predict(batch)")
+    input_dim = getattr(predictor, "input_dim", None)
+    if type(input_dim) is not int or input_dim < 1:
+        raise TypeError(
+            f"MODEL_CLASS {spec!r} returned an object without input_dim (a positive int,"
+            f" got {input_dim!r}): every request row is checked against it"
+        )
     return LoadedModel(
         predictor=predictor,
         name=str(getattr(predictor, "name", module_name.rpartition(".")[2])),
         version=str(getattr(predictor, "version", "1")),
-        input_dim=int(predictor.input_dim),
+        input_dim=input_dim,
         labels=[str(label) for label in getattr(predictor, "labels", [])],
         bytes=sum(f.stat().st_size for f in model_dir.glob("*.npy")),
     )

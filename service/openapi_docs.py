@@ -67,7 +67,11 @@ def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[st
         },
         413: {"model": model, "description": "Body or batch larger than allowed"},
         415: {"model": model, "description": "Content-Type is not application/json"},
-        503: {"model": model, "description": "Queue full or draining", "headers": _RETRY_AFTER},
+        503: {
+            "model": model,
+            "description": "Queue full, or too many bodies being read (PARSE_CONCURRENCY)",
+            "headers": _RETRY_AFTER,
+        },
         504: {"model": model, "description": "No result within REQUEST_TIMEOUT_S"},
     }
 
@@ -96,7 +100,7 @@ def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
         "type": "object",
         "required": ["name", "shape", "datatype", "data"],
         "properties": {
-            "name": {"type": "string"},
+            "name": {"type": "string", "enum": ["input-0"]},  # oip_codec.metadata's input
             "shape": {
                 "type": "array",
                 "minItems": 2,
@@ -142,13 +146,14 @@ def request_schemas(input_dim: int | None, max_rows: int) -> dict[str, Any]:
     }
 
 
-def _pin_model_name(schema: dict[str, Any], name: str) -> None:
-    """This server serves one model: say so, so clients and fuzzers use the right path."""
+def _pin_model_name(schema: dict[str, Any], name: str, version: str) -> None:
+    """This server serves one model version: say so, so clients and fuzzers use the right path."""
+    pinned = {"model_name": name, "model_version": version}
     for path in schema["paths"].values():
         for operation in path.values():
             for parameter in operation.get("parameters", []):
-                if parameter["name"] == "model_name":
-                    parameter["schema"]["enum"] = [name]
+                if parameter["name"] in pinned:
+                    parameter["schema"]["enum"] = [pinned[parameter["name"]]]
 
 
 def install(app: FastAPI, model: Any, max_rows: int) -> None:
@@ -164,7 +169,7 @@ def install(app: FastAPI, model: Any, max_rows: int) -> None:
         schemas = request_schemas(loaded.input_dim if loaded else None, max_rows)
         schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
         if loaded:
-            _pin_model_name(schema, loaded.name)
+            _pin_model_name(schema, loaded.name, loaded.version)
             app.openapi_schema = schema
         return schema
 

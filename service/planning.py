@@ -6,7 +6,15 @@ import json
 import os
 
 from service.cgroups import cgroup_memory_limit_mib, detect_cpu_limit
-from service.resources import Plan, fit_to_memory, model_mib, plan
+from service.resources import (
+    DEFAULT_INPUT_DIM,
+    Plan,
+    artifact_input_dim,
+    body_limit,
+    fit_to_memory,
+    model_mib,
+    plan,
+)
 from service.settings import Settings
 
 PLAN_ENV = "COREBOUND_PLAN"  # set by gunicorn_conf.py so every worker reports the same plan
@@ -23,8 +31,18 @@ def plan_for(settings: Settings) -> Plan:
         mmap=settings.model_mmap,
         worker_overhead_mib=settings.worker_overhead_mib,
         headroom_mib=settings.memory_headroom_mib,
+        max_body_bytes=planned_body_bytes(settings),
+        parse_concurrency=settings.parse_concurrency,
     )
     return fit_to_memory(wanted, cgroup_memory_limit_mib())
+
+
+def planned_body_bytes(settings: Settings) -> int:
+    """MAX_BODY_BYTES, else the largest valid request for the artifact's width (or 64)."""
+    if settings.max_body_bytes is not None:
+        return settings.max_body_bytes
+    width = artifact_input_dim(settings.model_dir) or DEFAULT_INPUT_DIM
+    return body_limit(settings.max_rows_per_request, width)
 
 
 def inherited_plan(settings: Settings) -> Plan:

@@ -7,12 +7,36 @@ Imports nothing heavy: gunicorn's master runs it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from service.cgroups import MIB
+
+# Peak bytes a worker's request path holds per byte of the body limit, per parse slot:
+# the body while it is read, plus (one at a time: parsing is synchronous) its joined copy,
+# orjson's (yyjson's) value pool sized from the body, Python objects and arrays. Measured at
+# most 19.3x over every shape the limits admit once values and containers are counted before
+# parsing (tests/test_hostile_memory.py prints it); 24x kept.
+BODY_EXPANSION = 24
+# The widest number a JSON encoder writes for a float (repr of -1.2345678901234567e-308),
+# plus ", " between numbers; a row adds "[", "]" and ", "; the envelope holds the keys, a v2
+# tensor's name, shape and datatype, "outputs", "id" and whitespace.
+NUMBER_BYTES = 24 + 2
+ROW_BYTES = 4
+ENVELOPE_BYTES = 4096
+DEFAULT_INPUT_DIM = 64  # the embedded model's; the plan's guess when no model.json says
+DEFAULT_PARSE_CONCURRENCY = 2
+
+
+def body_limit(max_rows: int, input_dim: int) -> int:
+    """Bytes of the largest valid request: rows x width numbers at their widest."""
+    return max_rows * (input_dim * NUMBER_BYTES + ROW_BYTES) + ENVELOPE_BYTES
+
+
+DEFAULT_BODY_BYTES = body_limit(256, DEFAULT_INPUT_DIM)  # 431,104
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,8 @@ class Plan:
     worker_overhead_mib: int
     headroom_mib: int
     memory_mib: int
+    request_mib: float = 0.0
+    max_body_bytes: int = DEFAULT_BODY_BYTES
     memory_limit_mib: int | None = None
     note: str = ""
 
@@ -47,6 +73,11 @@ def parse_cpu_quantity(value: str | float | int) -> float:
     return cores
 
 
+def request_mib(max_body_bytes: int, parse_concurrency: int) -> float:
+    """Memory per worker for request bodies: every slot reading one, one of them parsed."""
+    return max_body_bytes * (parse_concurrency + BODY_EXPANSION) / MIB
+
+
 def plan(
     cpu_limit: float,
     model_mib: float,
@@ -57,12 +88,15 @@ def plan(
     mmap: bool = True,
     worker_overhead_mib: int = 96,
     headroom_mib: int = 128,
+    max_body_bytes: int = DEFAULT_BODY_BYTES,
+    parse_concurrency: int = DEFAULT_PARSE_CONCURRENCY,
 ) -> Plan:
     """The sizing formula (README "Sizing"), pure so the chart can be checked against it.
 
     workers: WEB_CONCURRENCY when given; throughput mode one per whole core; latency mode one.
     threads: OMP_NUM_THREADS when given; else the cores a worker owns, at least one.
-    memory: copies x model + workers x overhead + headroom, copies = 1 when memory-mapped.
+    memory: copies x model + workers x (overhead + requests) + headroom, copies = 1 when
+    memory-mapped; requests = the body limit x (parse slots + BODY_EXPANSION).
     """
     if mode not in ("throughput", "latency"):
         raise ValueError(f"CONCURRENCY_MODE must be 'throughput' or 'latency', got {mode!r}")
@@ -75,7 +109,10 @@ def plan(
     if threads is None:
         threads = max(1, math.floor(cpu_limit / workers))
     copies = 1 if mmap else workers
-    memory = math.ceil(copies * model_mib + workers * worker_overhead_mib + headroom_mib)
+    requests = request_mib(max_body_bytes, parse_concurrency)
+    memory = math.ceil(
+        copies * model_mib + workers * (worker_overhead_mib + requests) + headroom_mib
+    )
     return Plan(
         cpu_limit=cpu_limit,
         mode=mode,
@@ -86,6 +123,8 @@ def plan(
         worker_overhead_mib=worker_overhead_mib,
         headroom_mib=headroom_mib,
         memory_mib=memory,
+        request_mib=requests,
+        max_body_bytes=max_body_bytes,
     )
 
 
@@ -96,17 +135,22 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
     if p.memory_mib <= memory_limit_mib:
         return _replace(p, memory_limit_mib=memory_limit_mib)
     shared = p.model_mib if p.model_copies == 1 else 0.0
-    per_worker = p.worker_overhead_mib + (0.0 if p.model_copies == 1 else p.model_mib)
+    per_worker = (
+        p.worker_overhead_mib + p.request_mib + (0.0 if p.model_copies == 1 else p.model_mib)
+    )
     fit = math.floor((memory_limit_mib - p.headroom_mib - shared) / per_worker)
     if fit < 1:
         raise ValueError(
             f"memory limit {memory_limit_mib} MiB cannot hold one worker:"
             f" model {p.model_mib:.0f} MiB"
-            f" x {p.model_copies} + {p.worker_overhead_mib} MiB per worker + {p.headroom_mib} MiB"
+            f" x {p.model_copies} + {p.worker_overhead_mib} + {p.request_mib:.1f} (requests) MiB"
+            f" per worker + {p.headroom_mib} MiB"
             f" headroom = {shared + per_worker + p.headroom_mib:.0f} MiB needed"
         )
     copies = 1 if p.model_copies == 1 else fit
-    memory = math.ceil(copies * p.model_mib + fit * p.worker_overhead_mib + p.headroom_mib)
+    memory = math.ceil(
+        copies * p.model_mib + fit * (p.worker_overhead_mib + p.request_mib) + p.headroom_mib
+    )
     note = (
         f"memory limit {memory_limit_mib} MiB < planned {p.memory_mib} MiB for {p.workers} workers:"
         f" starting {fit} workers ({memory} MiB)"
@@ -125,6 +169,14 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
 
 def _replace(p: Plan, **changes: object) -> Plan:
     return Plan(**{**asdict(p), **changes})
+
+
+def artifact_input_dim(model_dir: Path) -> int | None:
+    """`input_dim` from model.json without loading weights; None for a MODEL_CLASS-only dir."""
+    try:
+        return int(json.loads((model_dir / "model.json").read_text())["input_dim"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def model_mib(model_dir: Path) -> float:

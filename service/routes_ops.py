@@ -34,8 +34,10 @@ async def healthz(request: Request) -> Response:
 
 @router.get(
     "/readyz",
-    summary="Readiness: model loaded and not draining",
-    responses={503: {"description": "Loading or draining"}},
+    # No "draining" state: uvicorn closes the listeners on SIGTERM before the lifespan ends,
+    # so no probe could observe one; the chart's preStop sleep drains the endpoints.
+    summary="Readiness: model loaded and warmed up",
+    responses={503: {"description": "Still loading"}},
 )
 async def readyz(request: Request) -> Response:
     ready = runtime(request).ready

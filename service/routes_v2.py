@@ -1,122 +1,53 @@
-"""Open Inference Protocol v2 (REST): health, server and model metadata, infer."""
+"""Open Inference Protocol v2 (REST): health, server and model metadata, infer.
+
+Every model path exists unversioned and under `/versions/{model_version}`; the version must
+be one the metadata lists. Bodies are JSON or the binary tensor data extension
+(service/oip_binary.py); decoding and encoding live in service/oip_codec.py.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from service import __version__, codec
+from service import __version__, codec, oip_binary, oip_codec, routes_ops
 from service.codec import InputError
 from service.model import LoadedModel
 from service.openapi_docs import OIP_ERROR_RESPONSES, InferResponse, ModelMetadata, json_body
-from service.runtime import Runtime, runtime
+from service.runtime import runtime
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
-OUTPUT_NAMES = ("probabilities", "label")
+MODEL = "/models/{model_name}"
+VERSION = MODEL + "/versions/{model_version}"
+EXTENSIONS = ["binary_tensor_data"]
 
 
-def _model(rt: Runtime, name: str) -> LoadedModel:
-    model, _ = rt.serving
+def _model(request: Request, name: str, version: str | None) -> LoadedModel:
+    model, _ = runtime(request).serving
     if name != model.name:
         raise InputError(404, f"unknown model {name!r}; this server serves {model.name!r}")
-    return model
-
-
-def decode_infer(
-    payload: Any, input_dim: int, max_rows: int, scan_bools: bool
-) -> tuple[np.ndarray, list[str]]:
-    """The one FP32 input tensor as rows, and the output names asked for."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-        raise InputError(400, "body must be an object with 'inputs': [one tensor]")
-    if len(payload["inputs"]) != 1:
-        raise InputError(400, f"expected exactly one input tensor, got {len(payload['inputs'])}")
-    tensor = payload["inputs"][0]
-    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
-        raise InputError(400, "input tensor needs 'name', 'shape', 'datatype' and 'data'")
-    name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
-    if datatype != "FP32":
-        raise InputError(400, f"input {name!r}: datatype must be FP32, got {datatype!r}")
-    if (
-        not isinstance(shape, list)
-        or len(shape) != 2
-        or not all(type(v) is int for v in shape)
-        or shape[1] != input_dim
-        or shape[0] < 1
-    ):
+    if version is not None and version != model.version:
         raise InputError(
-            400, f"input {name!r}: shape must be [rows, {input_dim}] with rows >= 1, got {shape!r}"
+            404, f"unknown version {version!r} of model {name!r}; versions: [{model.version!r}]"
         )
-    if shape[0] > max_rows:
-        raise InputError(400, f"input {name!r}: {shape[0]} rows; at most {max_rows} per request")
-    data = tensor["data"]
-    if not isinstance(data, list):
-        raise InputError(400, f"input {name!r}: 'data' must be a list of numbers")
-    try:
-        flat = np.array(data).reshape(-1)
-    except (ValueError, TypeError, OverflowError):
-        raise InputError(
-            400, f"input {name!r}: 'data' must be a flat or row-major nested list of numbers"
-        ) from None
-    if flat.dtype.kind not in "iuf" or (scan_bools and codec.holds_bool(data)):
-        raise InputError(400, f"input {name!r}: 'data' must hold only numbers")
-    if flat.size != shape[0] * shape[1]:
-        raise InputError(400, f"input {name!r}: {flat.size} values do not fill shape {shape}")
-    try:
-        rows = codec.finite_float32(flat.reshape(shape[0], shape[1]), name)
-    except InputError as exc:
-        raise InputError(400, exc.message) from None
-    wanted = payload.get("outputs") or [{"name": n} for n in OUTPUT_NAMES]
-    if not isinstance(wanted, list) or not all(isinstance(o, dict) for o in wanted):
-        raise InputError(400, "'outputs' must be a list of {\"name\": ...}")
-    names = [o.get("name") for o in wanted]
-    unknown = [n for n in names if n not in OUTPUT_NAMES]
-    if unknown:
-        raise InputError(400, f"unknown output(s) {unknown}; this model has {list(OUTPUT_NAMES)}")
-    return rows, names
-
-
-def encode_infer(
-    model: LoadedModel, outputs: np.ndarray, names: list[str], request_id: str
-) -> dict[str, Any]:
-    tensors = {
-        "probabilities": lambda: {
-            "name": "probabilities",
-            "shape": list(outputs.shape),
-            "datatype": "FP32",
-            "data": outputs.reshape(-1),
-        },
-        "label": lambda: {
-            "name": "label",
-            "shape": [outputs.shape[0]],
-            "datatype": "BYTES",
-            "data": codec.argmax_labels(outputs, model.labels),
-        },
-    }
-    return {
-        "model_name": model.name,
-        "model_version": model.version,
-        "id": request_id,
-        "outputs": [tensors[n]() for n in names],
-    }
+    return model
 
 
 @router.get("", summary="Server metadata")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "corebound", "version": __version__, "extensions": []}
+    return {"name": "corebound", "version": __version__, "extensions": EXTENSIONS}
 
 
 @router.get(
     "/health/live",
-    summary="Server live",
+    summary="Server live (the same check as /healthz)",
     responses={503: {"description": "Inference thread stalled"}},
 )
 async def live(request: Request) -> Response:
-    rt = runtime(request)
-    ok = rt.engine is not None and rt.engine.healthy(rt.settings.heartbeat_timeout_s)
+    ok = (await routes_ops.healthz(request)).status_code == 200
     return codec.json_response({"live": ok}, 200 if ok else 503)
 
 
@@ -126,55 +57,87 @@ async def ready(request: Request) -> Response:
     return codec.json_response({"ready": ok}, 200 if ok else 503)
 
 
-@router.get(
-    "/models/{model_name}",
-    summary="Model metadata",
-    response_model=ModelMetadata,
-    responses=OIP_ERROR_RESPONSES,
-)
-async def model_metadata(model_name: str, request: Request) -> Response:
-    model = _model(runtime(request), model_name)
-    return codec.json_response(
-        {
-            "name": model.name,
-            "versions": [model.version],
-            "platform": "corebound-numpy",
-            "inputs": [{"name": "input-0", "datatype": "FP32", "shape": [-1, model.input_dim]}],
-            "outputs": [
-                {
-                    "name": "probabilities",
-                    "datatype": "FP32",
-                    "shape": [-1, len(model.labels) or -1],
-                },
-                {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            ],
-        }
-    )
+async def _metadata(request: Request, name: str, version: str | None) -> Response:
+    return codec.json_response(oip_codec.metadata(_model(request, name, version)))
 
 
-@router.get("/models/{model_name}/ready", summary="Model ready", responses=OIP_ERROR_RESPONSES)
-async def model_ready(model_name: str, request: Request) -> Response:
+async def _model_ready(request: Request, name: str, version: str | None) -> Response:
+    model = _model(request, name, version)
+    ok = runtime(request).ready
+    return codec.json_response({"name": model.name, "ready": ok}, 200 if ok else 503)
+
+
+def _parse(body: oip_binary.Body) -> Any:
+    try:
+        return codec.parse_json(body.header)
+    except InputError as exc:
+        if body.binary:
+            raise
+        hint = " (binary tensors after the JSON need an Inference-Header-Content-Length header)"
+        raise InputError(exc.status, exc.message + hint) from None
+
+
+async def _infer(request: Request, name: str, version: str | None) -> Response:
+    model = _model(request, name, version)
     rt = runtime(request)
-    model = _model(rt, model_name)
-    return codec.json_response({"name": model.name, "ready": rt.ready}, 200 if rt.ready else 503)
-
-
-@router.post(
-    "/models/{model_name}/infer",
-    summary="Infer",
-    response_model=InferResponse,
-    responses=OIP_ERROR_RESPONSES,
-    openapi_extra=json_body("InferRequest"),
-)
-async def infer(model_name: str, request: Request) -> Response:
-    rt = runtime(request)
-    model = _model(rt, model_name)
     _, engine = rt.serving
-    body = await codec.read_body(request, rt.settings.max_body_bytes)
-    payload = codec.parse_json(body)
-    rows, names = decode_infer(
-        payload, model.input_dim, rt.settings.max_rows_per_request, codec.may_hold_bools(body)
+    body = await oip_binary.read_body(request, rt.settings.max_body_bytes)
+    decoded = oip_codec.decode(
+        _parse(body),
+        body.tail,
+        body.binary,
+        model,
+        rt.settings.max_rows_per_request,
+        codec.may_hold_bools(body.header),
     )
-    outputs = await engine.infer(rows, rt.settings.request_timeout_s)
-    request_id = payload.get("id") if isinstance(payload.get("id"), str) else str(uuid.uuid4())
-    return codec.json_response(encode_infer(model, outputs, names, request_id))
+    # The body is not needed while the request waits for the model: queued requests must
+    # not each hold a maximal body (the memory plan budgets bodies being parsed, not queued).
+    del body
+    outputs = await engine.infer(decoded.rows, rt.settings.request_timeout_s)
+    header, parts = oip_codec.encode(
+        model, outputs, decoded.outputs, decoded.request_id or str(uuid.uuid4())
+    )
+    if not parts:
+        return codec.json_response(header)
+    return oip_binary.response(codec.encode(header), parts)
+
+
+METADATA: dict[str, Any] = {"response_model": ModelMetadata, "responses": OIP_ERROR_RESPONSES}
+READY: dict[str, Any] = {"responses": {**OIP_ERROR_RESPONSES, 503: {"description": "Not ready"}}}
+INFER: dict[str, Any] = {
+    "response_model": InferResponse,
+    "responses": OIP_ERROR_RESPONSES,
+    "openapi_extra": json_body("InferRequest"),
+    "description": "JSON, or binary tensors after a JSON header whose length is in the"
+    " Inference-Header-Content-Length header (the binary_tensor_data extension).",
+}
+
+
+@router.get(MODEL, summary="Model metadata", **METADATA)
+async def model_metadata(model_name: str, request: Request) -> Response:
+    return await _metadata(request, model_name, None)
+
+
+@router.get(VERSION, summary="Model version metadata", **METADATA)
+async def version_metadata(model_name: str, model_version: str, request: Request) -> Response:
+    return await _metadata(request, model_name, model_version)
+
+
+@router.get(MODEL + "/ready", summary="Model ready", **READY)
+async def model_ready(model_name: str, request: Request) -> Response:
+    return await _model_ready(request, model_name, None)
+
+
+@router.get(VERSION + "/ready", summary="Model version ready", **READY)
+async def version_ready(model_name: str, model_version: str, request: Request) -> Response:
+    return await _model_ready(request, model_name, model_version)
+
+
+@router.post(MODEL + "/infer", summary="Infer", **INFER)
+async def infer(model_name: str, request: Request) -> Response:
+    return await _infer(request, model_name, None)
+
+
+@router.post(VERSION + "/infer", summary="Infer with a model version", **INFER)
+async def version_infer(model_name: str, model_version: str, request: Request) -> Response:
+    return await _infer(request, model_name, model_version)

@@ -27,7 +27,19 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(0.0, ge=0, le=1000, description="Wait this long to fill a batch.")
     max_queue_rows: int = Field(256, ge=1, le=1_000_000, description="Queued rows before 503.")
     max_rows_per_request: int = Field(256, ge=1, le=100_000)
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_body_bytes: int | None = Field(
+        None, ge=1024, description="Body limit; unset: derived from rows x input width (limits)."
+    )
+    parse_concurrency: int = Field(2, ge=1, le=64, description="Bodies read+parsed at once.")
+    # The worker's HTTP parser limits (gunicorn's names; uvicorn ignores gunicorn's own).
+    limit_request_line: int = Field(4094, ge=256, le=1_048_576)
+    limit_request_fields: int = Field(100, ge=8, le=32_768)
+    limit_request_field_size: int = Field(8190, ge=256, le=1_048_576)
+    limit_request_header_bytes: int = Field(32768, ge=1024, le=16_777_216)
+    header_timeout_s: float = Field(10.0, gt=0, le=600, description="Headers complete by then.")
+    min_body_bytes_per_s: int = Field(
+        8192, ge=0, description="Slower uploads are closed (0: off); checked per timeout window."
+    )
     request_timeout_s: float = Field(10.0, gt=0, le=600)
     heartbeat_timeout_s: float = Field(30.0, gt=0, description="Liveness fails past this.")
     worker_overhead_mib: int = Field(96, ge=1)
@@ -35,6 +47,13 @@ class Settings(BaseSettings):
     # cgroup counts once (~80 MiB measured in the container end-to-end run).
     memory_headroom_mib: int = Field(128, ge=0)
     prometheus_multiproc_dir: Path | None = None
+    graceful_timeout: int = Field(30, ge=0, le=3600, description="gunicorn's drain seconds.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("model_dir")
     @classmethod
@@ -70,6 +89,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
-            lines.append(f"  {name}={error.get('input')!r}: {error['msg']}")
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            # A rule across variables has no single name: its message names them itself.
+            prefix = f"{name}={error.get('input')!r}: " if name else ""
+            lines.append(f"  {prefix}{error['msg']}")
         raise SystemExit("corebound: invalid configuration\n" + "\n".join(lines)) from None

@@ -13,15 +13,11 @@ in one lane and claim another.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from paths import DEFAULT_MODEL, TESTS
 
 from scripts.local.cgroup import Cgroup
 
-REPO = Path(__file__).resolve().parent.parent
-TESTS = REPO / "tests"
-DEFAULT_MODEL = REPO / "models" / "default"
 LANES: dict[str, tuple[str, ...]] = {
     "live": ("slow",),
     "cgroup": ("slow", "cgroup"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from conftest import REPO
+from paths import REPO
 
 from scripts.local.cgroup import Cgroup
 from scripts.local.net import free_port

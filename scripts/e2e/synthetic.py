@@ -29,7 +29,7 @@ from service.resources import plan
 # /v1 only: the load test's /v2 path names the default model, and labels are random here.
 SYNTHETIC_LOAD = {
     "STEP_USERS": "2", "STEP_SECONDS": "10", "STEP_COUNT": "2", "SPAWN_RATE": "2",
-    "WEIGHT_V2_INFER": "0",
+    "WEIGHT_V2_INFER": "0", "WEIGHT_V2_BINARY": "0",
 }  # fmt: skip
 
 LOOSE_SLO = {"SLO_P95_MS": "20000", "SLO_P99_MS": "30000", "SLO_MAX_FAILURE_RATIO": "0.05"}

@@ -64,12 +64,13 @@ def test_short_step_load_passes_a_loose_slo(one_cpu_service: Service, tmp_path: 
     assert proc.returncode == 0, line
     assert line.startswith("SLO PASS: ") and "label accuracy=" in line
     rows = stats_rows(tmp_path)
-    # Both weighted tasks ran, every answer validated, none failed.
+    # All three weighted tasks ran (JSON v1, JSON v2, binary v2), every answer validated.
     assert (
         int(rows["/v1/predict"]["Request Count"])
         > int(rows["/v2/models/digits-mlp/infer"]["Request Count"])
         > 0
     )
+    assert int(rows["/v2/models/digits-mlp/infer (binary)"]["Request Count"]) > 0
     assert rows["Aggregated"]["Failure Count"] == "0"
     assert (tmp_path / "locust_stats_history.csv").exists()
     assert "<html" in (tmp_path / "locust.html").read_text()[:2000].lower()

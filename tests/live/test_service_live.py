@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import REPO
+from paths import REPO
 from serving import holdout, run_service
 
 

@@ -27,7 +27,9 @@ def test_settings_read_env_and_name_the_bad_variable() -> None:
     with pytest.raises(ValueError, match="SLO_P99_MS"):
         Slo.from_env({"SLO_P99_MS": "-1"})
     with pytest.raises(ValueError, match="WEIGHT_V1_PREDICT"):
-        Traffic.from_env({"WEIGHT_V1_PREDICT": "0", "WEIGHT_V2_INFER": "0"})
+        Traffic.from_env(
+            {"WEIGHT_V1_PREDICT": "0", "WEIGHT_V2_INFER": "0", "WEIGHT_V2_BINARY": "0"}
+        )
     with pytest.raises(ValueError, match="SPIKE_TOTAL_SECONDS"):
         Spike.from_env({"SPIKE_AT_SECONDS": "100", "SPIKE_SECONDS": "30"})
 

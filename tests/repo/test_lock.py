@@ -10,7 +10,7 @@ import re
 import tomllib
 
 import pytest
-from conftest import REPO
+from paths import REPO
 
 LOCKS = REPO / "requirements"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;]+)")
@@ -47,6 +47,7 @@ NEEDS = {
     "dev": PROJECT["dependencies"] + EXTRAS["loadtest"] + EXTRAS["train"] + EXTRAS["tools"]
     + DEV_DIRECT,
     "checkov": (LOCKS / "checkov.in").read_text().splitlines(),
+    "kserve": (LOCKS / "kserve.in").read_text().splitlines(),
 }  # fmt: skip
 
 

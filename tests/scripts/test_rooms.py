@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from paths import REPO
 
 ROOMS = {
     "capacity": [],

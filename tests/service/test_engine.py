@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.engine import DeadlineExceeded, InferenceEngine, Overloaded
+from service.engine import DeadlineExceeded, InferenceEngine, ModelError, Overloaded
 
 pytestmark = pytest.mark.anyio
 
@@ -115,7 +115,7 @@ async def test_stop_finishes_everything_accepted() -> None:
     stopper = asyncio.ensure_future(asyncio.to_thread(engine.stop))
     # ...and stop() has flipped the engine to draining (it then waits for the thread).
     await until(lambda: engine._stopping)
-    with pytest.raises(Overloaded, match="shutting down"):
+    with pytest.raises(Overloaded, match="stopped"):
         await engine.infer(rows(1), 5)
     model.gate.set()
     results = await asyncio.gather(*pending)
@@ -134,7 +134,7 @@ async def test_model_error_fails_its_batch_not_the_thread() -> None:
 
     engine = InferenceEngine(flaky, max_batch=8, max_wait_s=0, max_queue_rows=64, threads=1)
     engine.start()
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(ModelError, match="boom"):
         await engine.infer(rows(1), 5)
     assert (await engine.infer(rows(2), 5)).shape == (2, 4)
     assert engine.healthy(5)
@@ -165,3 +165,67 @@ def test_heartbeat_goes_stale_when_the_thread_is_stuck() -> None:
 
     asyncio.run(submit())
     engine.stop()
+
+
+def _shed(reason: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("corebound_shed_requests_total", {"reason": reason}) or 0.0
+
+
+async def test_a_request_expiring_in_the_queue_is_counted_as_a_deadline_shed() -> None:
+    model = GatedModel()
+    engine = make(model)
+    second = threading.Event()
+    calls = []
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 2:
+            second.set()
+        return model.predict(batch)
+
+    engine._predict = predict
+    before = _shed("deadline")
+    model.gate.clear()
+    busy = asyncio.ensure_future(engine.infer(rows(1), 5))
+    await asyncio.to_thread(model.entered.wait, 5)
+    expiring = asyncio.ensure_future(engine.infer(rows(2), 0.05))
+    after_it = asyncio.ensure_future(engine.infer(rows(3), 5))
+    await asyncio.sleep(0)  # both queued behind the busy one
+    # Block the loop (as a busy event loop does) past the deadline, so the inference thread,
+    # not the loop's timer, finds it expired when it reaches the job.
+    threading.Event().wait(0.1)
+    model.gate.set()
+    assert second.wait(10)  # the thread has passed the expired job and runs the next one
+    with pytest.raises(DeadlineExceeded, match="expired in queue"):
+        await expiring
+    await asyncio.gather(busy, after_it)
+    assert _shed("deadline") == before + 1
+    engine.stop()
+
+
+async def test_each_failed_request_gets_its_own_exception() -> None:
+    def broken(batch: np.ndarray) -> np.ndarray:
+        raise ValueError("weights corrupt")
+
+    engine = InferenceEngine(broken, max_batch=8, max_wait_s=0.05, max_queue_rows=64, threads=1)
+    engine.start()
+    results = await asyncio.gather(
+        *(engine.infer(rows(1), 5) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ModelError) for r in results)
+    assert len({id(r) for r in results}) == 3  # not one object collecting three tracebacks
+    assert all(isinstance(r, ModelError) and isinstance(r.__cause__, ValueError) for r in results)
+    engine.stop()
+
+
+async def test_no_draining_state_after_stop_only_a_refusal() -> None:
+    # uvicorn runs the lifespan shutdown (engine.stop) after closing the listeners: no request
+    # can observe a "draining" state, so none is counted or claimed.
+    engine = make(GatedModel())
+    engine.stop()
+    before = _shed("draining")
+    with pytest.raises(Overloaded, match="stopped"):
+        await engine.infer(rows(1), 5)
+    assert _shed("draining") == before == 0.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEFAULT_MODEL
 from fastapi.testclient import TestClient
+from paths import DEFAULT_MODEL
 from serving import holdout
 
 from scripts.modelgen import synthetic as make_synthetic_model
@@ -80,6 +80,21 @@ def test_model_class_hook_serves_a_custom_model(tmp_path: Path) -> None:
 def test_model_class_without_predict_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="without predict"):
         load_model(tmp_path, "pathlib:Path")
+
+
+class _NoWidth:
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return batch
+
+
+def no_width_factory(model_dir: object) -> _NoWidth:
+    return _NoWidth()
+
+
+def test_model_class_without_input_dim_is_refused_naming_it(tmp_path: Path) -> None:
+    # input_dim is required (README "Your own model"): every row is checked against it.
+    with pytest.raises(TypeError, match="without input_dim"):
+        load_model(tmp_path, "test_model:no_width_factory")
 
 
 def test_model_class_must_name_a_factory(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,10 +31,17 @@ def test_web_concurrency_wins_and_threads_follow() -> None:
 
 
 def test_memory_formula_shared_vs_private() -> None:
-    shared = plan(4, 500, worker_overhead_mib=100, headroom_mib=50)
-    private = plan(4, 500, mmap=False, worker_overhead_mib=100, headroom_mib=50)
-    assert (shared.model_copies, shared.memory_mib) == (1, 500 + 4 * 100 + 50)
-    assert (private.model_copies, private.memory_mib) == (4, 4 * 500 + 4 * 100 + 50)
+    # A 1 MiB body limit with 2 parse slots: (2 + BODY_EXPANSION) MiB per worker for requests.
+    sizes: dict[str, Any] = {
+        "worker_overhead_mib": 100,
+        "headroom_mib": 50,
+        "max_body_bytes": 2**20,
+    }
+    requests = 2 + resources.BODY_EXPANSION
+    shared = plan(4, 500, **sizes)
+    private = plan(4, 500, mmap=False, **sizes)
+    assert (shared.model_copies, shared.memory_mib) == (1, 500 + 4 * (100 + requests) + 50)
+    assert (private.model_copies, private.memory_mib) == (4, 4 * (500 + 100 + requests) + 50)
 
 
 def test_fit_to_memory_reduces_private_copies() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from service.settings import Settings, load_settings
@@ -26,6 +28,11 @@ def test_defaults_are_valid_and_point_at_the_default_model() -> None:
         ({"REQUEST_TIMEOUT_S": "-1"}, "REQUEST_TIMEOUT_S='-1'"),
         ({"MODEL_DIR": "/nonexistent/model"}, "MODEL_DIR="),
         ({"MODEL_CLASS": "nocolon"}, "MODEL_CLASS='nocolon'"),
+        ({"GRACEFUL_TIMEOUT": "30s"}, "GRACEFUL_TIMEOUT='30s'"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud'"),
+        ({"PARSE_CONCURRENCY": "0"}, "PARSE_CONCURRENCY='0'"),
+        ({"HEADER_TIMEOUT_S": "0"}, "HEADER_TIMEOUT_S='0'"),
+        ({"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES='10'"),
     ],
 )
 def test_bad_values_exit_with_the_variable_named(
@@ -43,5 +50,17 @@ def test_a_request_larger_than_the_queue_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("MAX_QUEUE_ROWS", "256")
     with pytest.raises(
         SystemExit, match="MAX_ROWS_PER_REQUEST \\(512\\) must not exceed MAX_QUEUE_ROWS"
-    ):
+    ) as exited:
         load_settings()
+    assert "settings=" not in str(exited.value).lower()  # the rule names its variables
+
+
+def test_gunicorn_and_metrics_settings_are_read_through_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GRACEFUL_TIMEOUT", "45")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings = load_settings()
+    assert (settings.graceful_timeout, settings.log_level) == (45, "warning")
+    assert settings.prometheus_multiproc_dir == tmp_path

@@ -29,6 +29,15 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/*
+Pod template labels: no chart or app version, so a chart bump alone restarts no pod (the
+image tag already changes the template when the app changes).
+*/}}
+{{- define "corebound.podLabels" -}}
+{{ include "corebound.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{/* Immutable once deployed: the Deployment's selector. */}}
 {{- define "corebound.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "corebound.name" . }}
@@ -41,7 +50,6 @@ Service's selector (name + instance) never sends traffic to them. Call with (lis
 */}}
 {{- define "corebound.clientLabels" -}}
 {{- $ := index . 0 -}}
-helm.sh/chart: {{ include "corebound.chart" $ }}
 app.kubernetes.io/name: {{ printf "%s-%s" (include "corebound.name" $) (index . 1) | trunc 63 | trimSuffix "-" }}
 app.kubernetes.io/instance: {{ $.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
@@ -64,6 +72,95 @@ app.kubernetes.io/managed-by: {{ $.Release.Service }}
 {{- printf "%s@%s" $image.repository $image.digest }}
 {{- else }}
 {{- printf "%s:%s" $image.repository (default $.Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The load test image: loadtest.image, its repository defaulting to `<image.repository>-loadtest`. */}}
+{{- define "corebound.loadtestImage" -}}
+{{- $image := deepCopy .Values.loadtest.image }}
+{{- if not $image.repository }}
+{{- $_ := set $image "repository" (printf "%s-loadtest" .Values.image.repository) }}
+{{- end }}
+{{- $_ := set $image "digest" "" }}
+{{- include "corebound.image" (list . $image) }}
+{{- end }}
+
+{{/*
+What the load test and `helm test` pods share with the service pods so they can pull and be
+scheduled on the same (private, tainted, prioritised) pools. Indented for a pod spec.
+*/}}
+{{- define "corebound.clientScheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount of the client pods (probe RBAC). */}}
+{{- define "corebound.probeServiceAccountName" -}}
+{{- printf "%s-probe" (include "corebound.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Ready endpoints the load test waits for: loadtest.readyReplicas, else the least pods that run. */}}
+{{- define "corebound.loadtestReadyReplicas" -}}
+{{- if .Values.loadtest.readyReplicas }}
+{{- int .Values.loadtest.readyReplicas }}
+{{- else if .Values.autoscaling.enabled }}
+{{- int .Values.autoscaling.minReplicas }}
+{{- else }}
+{{- max 1 (int .Values.replicaCount) }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe container's command that waits for the Service: ready endpoints through the API when
+the probe RBAC exists, else /readyz through the Service. Call with (list $ count timeout).
+*/}}
+{{- define "corebound.waitCommand" -}}
+{{- $ := index . 0 }}
+{{- if $.Values.probe.rbac }}
+["python", "-m", "service.probe", "endpoints", "--service", {{ include "corebound.fullname" $ | quote }}, "--count", "{{ index . 1 }}", "--timeout", "{{ index . 2 }}"]
+{{- else }}
+["python", "-m", "service.probe", "url", {{ printf "%s/readyz" (include "corebound.serviceURL" $) | quote }}, "--timeout", "{{ index . 2 }}"]
+{{- end }}
+{{- end }}
+
+{{/*
+Users per load step: loadtest.stepUsers, else sized so the last step offers loadFactor x what
+the least pods serve at the HPA target (cores x 1000 / cpuMsPerRequest requests per second).
+*/}}
+{{- define "corebound.loadtestStepUsers" -}}
+{{- $l := .Values.loadtest }}
+{{- if $l.stepUsers }}
+{{- int $l.stepUsers }}
+{{- else }}
+{{- $cores := include "corebound.cpuCores" . | float64 }}
+{{- $pods := include "corebound.loadtestReadyReplicas" . | float64 }}
+{{- $target := ternary (divf .Values.autoscaling.targetCPUUtilizationPercentage 100) 1.0 .Values.autoscaling.enabled }}
+{{- $rps := mulf $cores (divf 1000 $l.plan.cpuMsPerRequest) $pods $target $l.plan.loadFactor }}
+{{- $users := divf $rps $l.plan.userRequestsPerSecond | ceil }}
+{{- divf $users $l.stepCount | ceil | int | max 1 }}
+{{- end }}
+{{- end }}
+
+{{/* Rows per request (MAX_ROWS_PER_REQUEST): the value, else min(256, maxQueueRows). */}}
+{{- define "corebound.maxRowsPerRequest" -}}
+{{- $b := .Values.batching }}
+{{- if $b.maxRowsPerRequest }}
+{{- int $b.maxRowsPerRequest }}
+{{- else }}
+{{- min 256 (int $b.maxQueueRows) }}
 {{- end }}
 {{- end }}
 
@@ -117,7 +214,32 @@ number; callers convert with `| float64` or `| int`.
 {{- end }}
 {{- end }}
 
-{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x overhead + headroom). */}}
+{{/*
+Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request,
+rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its separator).
+*/}}
+{{- define "corebound.maxBodyBytes" -}}
+{{- if .Values.batching.maxBodyBytes }}
+{{- int .Values.batching.maxBodyBytes }}
+{{- else }}
+{{- $rows := include "corebound.maxRowsPerRequest" . | int }}
+{{- $width := int .Values.model.inputDim }}
+{{- add (mul $rows (add (mul $width 26) 4)) 4096 }}
+{{- end }}
+{{- end }}
+
+{{/* Bodies read and parsed at once per worker (PARSE_CONCURRENCY). */}}
+{{- define "corebound.parseConcurrency" -}}
+{{- int .Values.batching.parseConcurrency }}
+{{- end }}
+
+{{/* MiB per worker for request bodies: body limit x (parse slots + 24) (resources.request_mib). */}}
+{{- define "corebound.requestMiB" -}}
+{{- $slots := include "corebound.parseConcurrency" . | int }}
+{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
+{{- end }}
+
+{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom). */}}
 {{- define "corebound.memoryMiB" -}}
 {{- if .Values.resources.memoryMiB }}
 {{- int .Values.resources.memoryMiB }}
@@ -125,7 +247,7 @@ number; callers convert with `| float64` or `| int`.
 {{- $workers := include "corebound.workers" . | int }}
 {{- $copies := ternary 1 $workers .Values.model.mmap }}
 {{- $weights := mulf $copies .Values.model.sizeMiB }}
-{{- $perWorker := mul $workers .Values.concurrency.workerOverheadMiB }}
+{{- $perWorker := mulf $workers (addf .Values.concurrency.workerOverheadMiB (include "corebound.requestMiB" . | float64)) }}
 {{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
 {{- end }}
 {{- end }}
@@ -135,6 +257,12 @@ number; callers convert with `| float64` or `| int`.
 {{- $p := .Values.probes.startup }}
 {{- $seconds := addf $p.baseSeconds (divf .Values.model.sizeMiB $p.loadMiBPerSecond) }}
 {{- divf $seconds $p.periodSeconds | ceil | int }}
+{{- end }}
+
+{{/* The ServiceMonitor renders: forced, or auto-detected from the cluster's APIs. */}}
+{{- define "corebound.serviceMonitor" -}}
+{{- $sm := .Values.serviceMonitor }}
+{{- if or $sm.enabled (and $sm.autoDetect (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}true{{ end }}
 {{- end }}
 
 {{/* More than one service pod can exist: the PDB's condition. */}}
@@ -155,6 +283,16 @@ number; callers convert with `| float64` or `| int`.
 {{- end }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" (toString .Values.loadtest.cpu)) }}
 {{- fail (printf "loadtest.cpu: not a CPU quantity: %q (use cores like 1 or 0.5, or millicores like 500m)" (toString .Values.loadtest.cpu)) }}
+{{- end }}
+{{- $rows := include "corebound.maxRowsPerRequest" . | int }}
+{{- if gt $rows (int .Values.batching.maxQueueRows) }}
+{{- fail (printf "batching.maxRowsPerRequest (%d) must be <= batching.maxQueueRows (%v): the service refuses to start when a request could never be queued" $rows .Values.batching.maxQueueRows) }}
+{{- end }}
+{{- if gt (int .Values.loadtest.rowsPerRequest) $rows }}
+{{- fail (printf "loadtest.rowsPerRequest (%v) must be <= batching.maxRowsPerRequest (%d): every load test request would be refused" .Values.loadtest.rowsPerRequest $rows) }}
+{{- end }}
+{{- if and .Values.model.dir (not (hasPrefix "/" .Values.model.dir)) }}
+{{- fail (printf "model.dir must be an absolute path in the container (got %q)" .Values.model.dir) }}
 {{- end }}
 {{- if gt (float64 .Values.loadtest.slo.p95Ms) (float64 .Values.loadtest.slo.p99Ms) }}
 {{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}

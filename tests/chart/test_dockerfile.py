@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 USER = "10001:10001"
 START_COMMAND = ["gunicorn", "--config", "service/gunicorn_conf.py"]
@@ -228,4 +228,13 @@ def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies(by_stage: dict)
         for kw, args in stage:
             if kw == "COPY" and "--from=" not in args:
                 sources.update(s.rstrip("/") for s in args.split()[:-1] if not s.startswith("--"))
-    assert sources == allowed
+    # Each source is let in (itself or its folder), and nothing is let in that no COPY uses.
+    assert all(s in allowed or s.split("/")[0] in allowed for s in sources), sources - allowed
+    assert allowed <= sources | {s.split("/")[0] for s in sources}
+
+
+def test_both_images_ship_the_probe(by_stage: dict) -> None:
+    """The chart's hook pods run `python -m service.probe` in the service and loadtest images."""
+    for target in ("service", "loadtest"):
+        copies = [a for kw, a in by_stage[target] if kw == "COPY" and "--from=" not in a]
+        assert any("service/probe.py" in a or a.startswith("service/ ") for a in copies), target

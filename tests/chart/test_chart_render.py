@@ -68,9 +68,10 @@ def test_every_value_is_documented_by_a_comment_naming_it() -> None:
         "probes.startup", "probes.readiness", "probes.liveness", "rollingUpdate",
         "topologySpread", "service", "serviceAccount", "autoscaling", "autoscaling.scaleUp",
         "autoscaling.scaleDown", "podDisruptionBudget", "networkPolicy", "serviceMonitor",
-        "loadtest", "loadtest.image", "loadtest.slo", "test",
+        "loadtest", "loadtest.image", "loadtest.slo", "loadtest.plan", "probe", "test",
     }  # fmt: skip
-    whole_blocks = {"podSecurityContext", "securityContext"}  # documented as one block
+    # Documented as one block.
+    whole_blocks = {"podSecurityContext", "securityContext", "serviceMonitor.labels"}
 
     def keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
         out = []
@@ -101,6 +102,20 @@ BAD_VALUES = [
         "loadtest.slo.p95Ms (900) must be <= loadtest.slo.p99Ms",
     ),
     ({"loadtest": {"cpu": "lots"}}, 'loadtest.cpu: not a CPU quantity: "lots"'),
+    (
+        {"batching": {"maxQueueRows": 100, "maxRowsPerRequest": 200}},
+        "batching.maxRowsPerRequest (200) must be <= batching.maxQueueRows (100)",
+    ),
+    (
+        {"batching": {"maxQueueRows": 8}, "loadtest": {"rowsPerRequest": 16}},
+        "loadtest.rowsPerRequest (16) must be <= batching.maxRowsPerRequest (8)",
+    ),
+    (
+        {"model": {"dir": "models/x"}},
+        'model.dir must be an absolute path in the container (got "models/x")',
+    ),
+    ({"listenAddress": "::"}, "/listenAddress"),
+    ({"rollingUpdate": {"maxSurge": "lots"}}, "/rollingUpdate/maxSurge"),
     ({"replicas": 3}, "additional properties 'replicas' not allowed"),
     ({"resources": {"cpus": 2}}, "additional properties 'cpus' not allowed"),
     ({"concurrency": {"mode": "fast"}}, "/concurrency/mode"),

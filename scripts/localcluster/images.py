@@ -1,0 +1,74 @@
+"""Images for the cluster, built locally with podman and imported into its containerd.
+
+No registry is contacted: the pause, CoreDNS and metrics-server images are FROM scratch
+around binaries built here, and the kubelet finds every image already present.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from . import progress
+from .layout import IMAGE_PREFIX, PAUSE_IMAGE, VERSIONS, Layout
+
+PAUSE_SOURCE = Path(__file__).resolve().parent / "pause.c"
+# podman's global flags on a machine without systemd (see the e2e rig's podman module).
+PODMAN = ("podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs")
+
+COREDNS_IMAGE = f"{IMAGE_PREFIX}/coredns:{VERSIONS.coredns}"
+METRICS_SERVER_IMAGE = f"{IMAGE_PREFIX}/metrics-server:{VERSIONS.metrics_server}"
+
+
+def podman(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"podman {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
+def _scratch_image(tag: str, binary: Path, entrypoint: list[str], user: str = "65534") -> None:
+    """FROM scratch + one static binary, run as a numeric non-root user unless told."""
+    with tempfile.TemporaryDirectory(prefix="cb-image-") as tmp:
+        shutil.copy2(binary, Path(tmp) / binary.name)
+        quoted = ", ".join(f'"{arg}"' for arg in entrypoint)
+        (Path(tmp) / "Containerfile").write_text(
+            f"FROM scratch\nCOPY {binary.name} /{binary.name}\nUSER {user}\n"
+            f"ENTRYPOINT [{quoted}]\n"
+        )
+        podman("build", "--format", "docker", "--tag", tag, tmp)
+
+
+def _pause_binary(layout: Layout) -> Path:
+    binary = layout.bin / "pause"
+    if not binary.exists() or binary.stat().st_mtime < PAUSE_SOURCE.stat().st_mtime:
+        subprocess.run(
+            ["gcc", "-static", "-O2", "-s", "-o", str(binary), str(PAUSE_SOURCE)], check=True
+        )
+    return binary
+
+
+def build_addon_images(layout: Layout) -> list[str]:
+    _scratch_image(PAUSE_IMAGE, _pause_binary(layout), ["/pause"])
+    # Root with only NET_BIND_SERVICE (upstream's manifest drops every other capability):
+    # CoreDNS binds port 53, and a FROM scratch image has no file capabilities to give.
+    _scratch_image(COREDNS_IMAGE, layout.tool("coredns"), ["/coredns"], user="0")
+    _scratch_image(METRICS_SERVER_IMAGE, layout.tool("metrics-server"), ["/metrics-server"])
+    return [PAUSE_IMAGE, COREDNS_IMAGE, METRICS_SERVER_IMAGE]
+
+
+def import_images(layout: Layout, tags: list[str]) -> None:
+    """podman save | ctr import, as kind loads images; names are kept exactly as tagged."""
+    for tag in tags:
+        with progress.step(f"import {tag}"), tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "image.tar"
+            podman("save", "--format", "docker-archive", "--output", str(archive), tag)
+            done = subprocess.run(
+                ["ctr", "--address", str(layout.containerd_socket), "--namespace", "k8s.io",
+                 "images", "import", "--all-platforms", str(archive)],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"ctr images import {tag} failed:\n{done.stderr}")

@@ -1,0 +1,128 @@
+"""Where the local cluster keeps things, which versions it runs, and its network.
+
+One frozen description read by every step, so `up` and `down` agree on every path and name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+GO_MODULES = Path(__file__).resolve().parent / "go"
+
+# The address plan. Pods and services stay on this machine: a bridge and a dummy interface
+# that `up` creates; the ranges avoid podman's 10.88.0.0/16.
+NODE_NAME = "corebound-node"
+NODE_IP = "10.200.255.1"
+NODE_LINK = "cb-node0"
+BRIDGE = "cb-cni0"
+CNI_NETWORK = "corebound"
+POD_CIDR = "10.244.0.0/16"
+POD_SUBNET = "10.244.0.0/24"
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+DNS_SERVICE_IP = "10.96.0.10"
+API_PORT = 6443
+
+# Image names the cluster's manifests use; all local, none ever pulled.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+IMAGE_PREFIX = "localhost/corebound-cluster"
+
+
+@dataclass(frozen=True)
+class Versions:
+    kubernetes: str
+    etcd: str
+    coredns: str
+    metrics_server: str
+    helm: str
+
+    @property
+    def minor(self) -> int:
+        return int(self.kubernetes.lstrip("v").split(".")[1])
+
+
+# Each version is the one its Go module under go/ pins; tests check the two agree.
+VERSIONS = Versions(
+    kubernetes="v1.34.4",
+    etcd="v3.6.16",
+    coredns="v1.12.1",
+    metrics_server="v0.8.0",
+    helm="v3.21.4",
+)
+
+
+def cache_root() -> Path:
+    """Built binaries, kept outside the clone so a second run on this machine builds nothing."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "corebound"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path the cluster writes; `down` removes all of them."""
+
+    state: Path  # etcd data, PKI, configs, logs, PIDs, kubelet and containerd roots
+    run: Path  # sockets and containerd's runtime state (tmpfs-like, under /run)
+    bin: Path  # built binaries, each with a stamp of the sources it was built from
+
+    @classmethod
+    def default(cls) -> Layout:
+        state = Path(os.environ.get("COREBOUND_CLUSTER_DIR", "/var/lib/corebound-cluster"))
+        return cls(
+            state=state,
+            run=Path("/run/corebound-cluster"),
+            bin=cache_root() / "cluster" / "bin",
+        )
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state / "kubeconfig"
+
+    @property
+    def pki(self) -> Path:
+        return self.state / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.state / "pids"
+
+    @property
+    def config(self) -> Path:
+        return self.state / "config"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.state / "etcd"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.state / "kubelet"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.state / "containerd"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.run / "containerd"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.run / "containerd.sock"
+
+    @property
+    def cni_conf_dir(self) -> Path:
+        return self.state / "cni"
+
+    @property
+    def cni_ipam_dir(self) -> Path:
+        return self.state / "cni-ipam"
+
+    def tool(self, name: str) -> Path:
+        return self.bin / name

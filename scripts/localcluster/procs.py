@@ -1,0 +1,93 @@
+"""The cluster's processes: started in their own session, recorded by PID, stopped by PID.
+
+A PID file holds the PID and the process's start time (from /proc/<pid>/stat), so a PID
+reused by an unrelated process after a reboot or a killed session is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .layout import Layout
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name (field 2) may hold spaces, so split after ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def start(layout: Layout, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Starts argv detached (own session: a Ctrl-C of `up` does not kill the cluster)."""
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    layout.pids.mkdir(parents=True, exist_ok=True)
+    with (layout.logs / f"{name}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    (layout.pids / f"{name}.pid").write_text(f"{proc.pid} {_start_ticks(proc.pid)}\n")
+    return proc.pid
+
+
+def running(layout: Layout, name: str) -> int | None:
+    """The recorded PID when that very process is still alive, else None."""
+    try:
+        pid_text, ticks = (layout.pids / f"{name}.pid").read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_text)
+    state = _state(pid)
+    if state is None or state == "Z" or _start_ticks(pid) != ticks:
+        return None
+    return pid
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def stop(layout: Layout, name: str, grace_s: float = 15) -> bool:
+    """SIGTERM, then SIGKILL after grace_s; True when a live process was stopped."""
+    pid = running(layout, name)
+    (layout.pids / f"{name}.pid").unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if _state(pid) in (None, "Z"):
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child (started by an earlier `up`): init reaps it
+
+
+def log_tail(layout: Layout, name: str, lines: int = 25) -> str:
+    path = layout.logs / f"{name}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
