@@ -12,6 +12,7 @@ import urllib.request
 
 import chart_tools as ct
 import pytest
+
 from scripts.local.net import free_port
 
 pytestmark = pytest.mark.slow
