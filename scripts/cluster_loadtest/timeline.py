@@ -1,8 +1,8 @@
 """The cluster load test's logic, without a cluster: recorded objects -> timeline -> report.
 
-The runner polls the API and hands each HPA, Pod and Job it reads (as the JSON the API
-returns) to `Timeline.observe`; everything below works the same on a recorded sequence,
-which is how the tests drive it.
+The runner polls the API and hands each HPA, service Pod, the Locust Pod and the pods'
+served-traffic snapshots to `Timeline.observe`; everything below works the same on a
+recorded sequence, which is how the tests drive it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ matplotlib.use("Agg")  # files only: the runner may run in CI or a pod
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from scripts.cluster_loadtest.traffic import Snapshot, Traffic
+
 
 @dataclass(frozen=True)
 class Row:
@@ -26,7 +28,9 @@ class Row:
     cpu_percent: int | None
     pods_ready: int
     pods_total: int
-    job: str
+    loadtest: str
+    rps: float | None = None
+    p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,26 +62,18 @@ def pod_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def job_verdict(job: dict[str, Any]) -> Verdict:
-    """A Job is over when its Complete or Failed condition is True; Locust's exit code decided."""
-    status = job.get("status") or {}
-    for c in status.get("conditions") or []:
-        if c.get("status") != "True":
-            continue
-        if c.get("type") == "Complete":
-            return Verdict(True, True, "Job complete: Locust exited 0, the SLO held")
-        if c.get("type") == "Failed":
-            why = c.get("message") or c.get("reason") or "failed"
-            return Verdict(True, False, f"Job failed: {why} (Locust exited non-zero: SLO missed)")
+def loadtest_verdict(pod: dict[str, Any]) -> Verdict:
+    """The Locust pod is over when it Succeeded or Failed; Locust's exit code is the SLO."""
+    phase = (pod.get("status") or {}).get("phase")
+    if phase == "Succeeded":
+        return Verdict(True, True, "Locust exited 0: the SLO held")
+    if phase == "Failed":
+        return Verdict(True, False, "Locust exited non-zero: the SLO was missed")
     return Verdict(False, False, "running")
 
 
-def job_phase(job: dict[str, Any]) -> str:
-    verdict = job_verdict(job)
-    if verdict.done:
-        return "succeeded" if verdict.passed else "failed"
-    status = job.get("status") or {}
-    return "running" if status.get("active") else "pending"
+def loadtest_phase(pod: dict[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending").lower()
 
 
 @dataclass
@@ -86,7 +82,9 @@ class Timeline:
 
     hpa: tuple[int | None, int | None, int | None] = (None, None, None)
     pods: dict[str, bool] = field(default_factory=dict)
-    job: dict[str, Any] = field(default_factory=dict)
+    loadtest: dict[str, Any] = field(default_factory=dict)
+    traffic: Traffic = field(default_factory=Traffic)
+    served: tuple[float | None, float | None] = (None, None)
     rows: list[Row] = field(default_factory=list)
     verdict_line: str = ""
 
@@ -98,10 +96,15 @@ class Timeline:
             self.pods[name] = pod_ready(obj)
         elif kind == "pod_deleted":
             self.pods.pop(name, None)
-        elif kind == "job":
-            self.job = obj
+        elif kind == "loadtest":
+            self.loadtest = obj
+        elif kind == "traffic":
+            # Per pod: served requests and the latency histogram (the runner's snapshots).
+            snaps = {pod: Snapshot.from_json(s) for pod, s in obj["pods"].items()}
+            rps, p99 = self.traffic.observe(t, snaps)
+            self.served = (rps, None if p99 is None else p99 * 1000)
         elif kind == "log":
-            # The Locust pod's one-line SLO verdict, when the runner could read its log.
+            # The Locust pod's JSON summary, its last log line.
             self.verdict_line = obj.get("line", "")
             return
         else:
@@ -116,7 +119,9 @@ class Timeline:
             cpu_percent=self.hpa[2],
             pods_ready=sum(self.pods.values()),
             pods_total=len(self.pods),
-            job=job_phase(self.job) if self.job else "absent",
+            loadtest=loadtest_phase(self.loadtest) if self.loadtest else "absent",
+            rps=self.served[0],
+            p99_ms=self.served[1],
         )
         # One poll reads several objects at the same t: keep one row per t, the last state.
         if self.rows and self.rows[-1].t == t:
@@ -126,11 +131,14 @@ class Timeline:
 
     @property
     def verdict(self) -> Verdict:
-        return job_verdict(self.job) if self.job else Verdict(False, False, "no Job seen")
+        if not self.loadtest:
+            return Verdict(False, False, "no load-test pod seen")
+        return loadtest_verdict(self.loadtest)
 
 
 def _visible(r: Row) -> tuple[object, ...]:
-    return (r.hpa_current, r.hpa_desired, r.cpu_percent, r.pods_ready, r.pods_total, r.job)
+    return (r.hpa_current, r.hpa_desired, r.cpu_percent, r.pods_ready, r.pods_total,
+            r.loadtest, r.rps, r.p99_ms)  # fmt: skip
 
 
 def replay(events: list[dict[str, Any]]) -> Timeline:
@@ -176,19 +184,21 @@ def markdown(tl: Timeline, title: str) -> str:
     ]  # fmt: skip
     rows += [
         "",
-        "| t (s) | HPA current | HPA desired | CPU % of request | pods ready / total | Job |",
-        "| ---: | ---: | ---: | ---: | ---: | --- |",
+        "| t (s) | HPA current | HPA desired | CPU % of request | pods ready / total"
+        " | req/s | p99 ms | load test |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     rows += [
         f"| {r.t:.0f} | {_dash(r.hpa_current)} | {_dash(r.hpa_desired)} | {_dash(r.cpu_percent)}"
-        f" | {r.pods_ready} / {r.pods_total} | {r.job} |"
+        f" | {r.pods_ready} / {r.pods_total} | {_dash(r.rps, '.0f')} | {_dash(r.p99_ms, '.0f')}"
+        f" | {r.loadtest} |"
         for r in tl.rows
     ]
     return "\n".join(rows) + "\n"
 
 
-def _dash(value: int | None) -> str:
-    return "-" if value is None else str(value)
+def _dash(value: float | None, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def chart(tl: Timeline, path: Path, title: str) -> None:
@@ -210,8 +220,16 @@ def chart(tl: Timeline, path: Path, title: str) -> None:
         lw=1,
         label="CPU % of request",
     )
-    right.set_ylabel("CPU %")
-    ends = [r.t for r in tl.rows if r.job in ("succeeded", "failed")]
+    right.plot(
+        t, [r.rps if r.rps is not None else float("nan") for r in tl.rows],
+        color="tab:green", marker=".", lw=1, label="served req/s",
+    )  # fmt: skip
+    right.plot(
+        t, [r.p99_ms if r.p99_ms is not None else float("nan") for r in tl.rows],
+        color="tab:purple", marker="x", lw=1, label="p99 ms (bucket bound)",
+    )  # fmt: skip
+    right.set_ylabel("CPU % / req/s / p99 ms")
+    ends = [r.t for r in tl.rows if r.loadtest in ("succeeded", "failed")]
     if ends:
         ax.axvline(ends[0], color="grey", lw=1)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]

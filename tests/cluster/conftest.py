@@ -19,6 +19,7 @@ from scripts.localcluster.layout import NODE_LINK, Layout
 
 from .kube import REPO, Cluster
 
+
 def _external() -> Cluster:
     images = {
         "service": os.environ.get("COREBOUND_SERVICE_IMAGE", app_images.tags()["service"]),

@@ -28,11 +28,14 @@ class Cluster:
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 300,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 300, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return _run([self.kubectl_bin, *args], self.env(), check, timeout, input)
 
-    def helm(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def helm(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         return _run([self.helm_bin, *args], self.env(), check, timeout, None)
 
     def json(self, *args: str) -> Any:

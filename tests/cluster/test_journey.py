@@ -51,7 +51,7 @@ def test_notes_helm_test_passes_with_logs(cluster: Cluster, notes: str) -> None:
 
 def _forwarded(cluster: Cluster, command: str) -> tuple[subprocess.Popen[str], int]:
     argv = _in_namespace(command)
-    local, remote = argv[-1].split(":")
+    _local, remote = argv[-1].split(":")
     port = free_port()
     argv[-1] = f"{port}:{remote}"
     proc = subprocess.Popen(

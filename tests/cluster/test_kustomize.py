@@ -47,11 +47,11 @@ def _user_kustomization(tmp: Path, overlay: str, image: str, cpu: str | None) ->
 
 
 @pytest.mark.parametrize("overlay", sorted(FITS_THIS_NODE))
-def test_overlay_applies_on_a_fresh_cluster(
-    cluster: Cluster, overlay: str, tmp_path: Path
-) -> None:
+def test_overlay_applies_on_a_fresh_cluster(cluster: Cluster, overlay: str, tmp_path: Path) -> None:
     namespace = _namespace(overlay)
-    user = _user_kustomization(tmp_path, overlay, cluster.images["service"], FITS_THIS_NODE[overlay])
+    user = _user_kustomization(
+        tmp_path, overlay, cluster.images["service"], FITS_THIS_NODE[overlay]
+    )
     try:
         applied = cluster.kubectl("apply", "-k", str(user))
         assert f"namespace/{namespace} created" in applied.stdout  # a fresh cluster's first apply
