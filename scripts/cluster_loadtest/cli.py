@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,22 +33,53 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config.load_kube_config(context=args.context)
     api = client.ApiClient()
-    core, scaling = client.CoreV1Api(api), client.AutoscalingV2Api(api)
     fullname = args.fullname or (
         args.release if "corebound" in args.release else f"{args.release}-corebound"
     )
     locust = f"{fullname}-loadtest"
-    helm = subprocess.Popen(
-        [args.helm, "test", args.release, "--namespace", args.namespace, "--filter",
-         f"name={locust}", "--timeout", f"{int(args.timeout_s)}s", "--logs"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    print(f"helm test {args.release} --filter name={locust}; following hpa/{fullname}", flush=True)
+    # Its output (Locust's logs, tens of KiB) goes to a file: a pipe nobody reads would fill
+    # and stop helm mid-run.
+    with tempfile.TemporaryFile(mode="w+") as helm_log:
+        helm = subprocess.Popen(
+            [args.helm, "test", args.release, "--namespace", args.namespace, "--filter",
+             f"name={locust}", "--timeout", f"{int(args.timeout_s)}s", "--logs"],
+            stdout=helm_log, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        print(f"helm test {args.release} --filter name={locust}; hpa/{fullname}", flush=True)
+        timeline, events, ended = follow(helm, api, fullname, locust, args)
+        helm_log.seek(0)
+        output = helm_log.read()
+    summary = [ln for ln in output.splitlines() if ln.startswith("{") and '"slo"' in ln]
+    if summary:
+        events.observe(timeline, ended, "log", {"line": summary[-1]})
+    md, png = write_report(timeline, args.out, f"cluster-{args.release}")
+    if args.record:
+        events.write(args.record)
+    verdict = timeline.verdict
+    print(output[-3000:], flush=True)
+    print(
+        f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}; report {md} {png}", flush=True
+    )
+    if helm.returncode is None:
+        helm.kill()
+        return 2
+    return 0 if helm.returncode == 0 and verdict.passed else 1
+
+
+def follow(
+    helm: subprocess.Popen[str],
+    api: client.ApiClient,
+    fullname: str,
+    locust: str,
+    args: argparse.Namespace,
+) -> tuple[Timeline, record.Recorder, float]:
+    """Polls the HPA, the pods, their traffic and the Locust pod until `helm test` ends."""
+    core, scaling = client.CoreV1Api(api), client.AutoscalingV2Api(api)
+    as_json = api.sanitize_for_serialization
     timeline, events, start = Timeline(), record.Recorder(), time.monotonic()
     seen: set[str] = set()
     while True:
         t = round(time.monotonic() - start, 1)
-        as_json = api.sanitize_for_serialization
         try:
             hpa = scaling.read_namespaced_horizontal_pod_autoscaler(fullname, args.namespace)
             events.observe(timeline, t, "hpa", as_json(hpa))
@@ -64,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         seen = names
         events.observe(timeline, t, "traffic", {"pods": scrape(core, args.namespace, pods)})
         try:
-            events.observe(timeline, t, "loadtest", as_json(
-                core.read_namespaced_pod(locust, args.namespace)))  # fmt: skip
+            pod = core.read_namespaced_pod(locust, args.namespace)
+            events.observe(timeline, t, "loadtest", as_json(pod))
         except client.ApiException as e:
             if e.status != 404:
                 raise
@@ -77,25 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if helm.poll() is not None or t > args.timeout_s + 60:
-            break
+            return timeline, events, round(time.monotonic() - start, 1)
         time.sleep(args.interval_s)
-    output = helm.communicate()[0] if helm.poll() is not None else ""
-    summary = [ln for ln in output.splitlines() if ln.startswith("{") and '"slo"' in ln]
-    if summary:
-        events.observe(timeline, time.monotonic() - start, "log", {"line": summary[-1]})
-    name = f"cluster-{args.release}"
-    md, png = write_report(timeline, args.out, name)
-    if args.record:
-        events.write(args.record)
-    verdict = timeline.verdict
-    print(output[-3000:], flush=True)
-    print(
-        f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}; report {md} {png}", flush=True
-    )
-    if helm.returncode is None:
-        helm.kill()
-        return 2
-    return 0 if helm.returncode == 0 and verdict.passed else 1
 
 
 def scrape(core: client.CoreV1Api, namespace: str, pods: list[dict[str, Any]]) -> dict[str, Any]:

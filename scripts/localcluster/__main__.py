@@ -7,7 +7,7 @@ import os
 import sys
 
 from . import app_images, build, down, procs, progress, up
-from .layout import VERSIONS, Layout
+from .layout import VERSIONS, Layout, cache_root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         with progress.step("down"):
             down.down(layout)
         return 0
-    app = [] if args.no_app_images else app_images.build(layout.state.parent / "corebound-images")
+    logs = cache_root() / "cluster" / "image-build-logs"
+    app = [] if args.no_app_images else app_images.build(logs)
     up.up(layout, app)
     return 0
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from scripts.e2e import podman as podman_base
+from service import __version__
 
 from . import progress
 
@@ -13,8 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def version() -> str:
-    with (REPO / "pyproject.toml").open("rb") as f:
-        return str(tomllib.load(f)["project"]["version"])
+    return __version__  # the one version (pyproject reads it too)
 
 
 def tags() -> dict[str, str]:

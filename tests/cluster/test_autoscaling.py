@@ -26,6 +26,8 @@ VALUES = [
     "--set", "loadtest.enabled=true", "--set", "loadtest.cpu=300m",
     "--set", "loadtest.memoryMiB=256", "--set", "loadtest.stepSeconds=30",
     "--set", "loadtest.stepCount=5",
+    # The last step offers 4x what one pod serves at the HPA target: a scale-up for sure.
+    "--set", "loadtest.plan.loadFactor=4",
     # A loose SLO: this run is about the autoscaler; the latency bound is a sanity check.
     "--set", "loadtest.slo.p95Ms=5000", "--set", "loadtest.slo.p99Ms=10000",
 ]  # fmt: skip
