@@ -8,10 +8,12 @@ Settings are env vars (loadtests/README.md); the verdict is one `SLO PASS|FAIL` 
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import itertools
 import json
 import random
+import sys
 from typing import Any
 
 from locust import HttpUser, between, events, task
@@ -56,7 +58,7 @@ class DigitsUser(HttpUser):
         with self.client.post(
             answers.V2_PATH,
             data=body,
-            headers=headers,
+            headers={**headers, **self._recycle()},
             name=answers.V2_BINARY_NAME,
             catch_response=True,
             timeout=REQUEST_TIMEOUT_S,
@@ -68,13 +70,12 @@ class DigitsUser(HttpUser):
             self._record(response, outcome, expected)
 
     def _post(self, path: str, body: dict[str, Any], expected: list[str], check: Any) -> None:
-        self.sent += 1
-        # The server closes the connection after answering; the next request opens a new one,
-        # which the Service may send to a pod the HPA just added.
-        recycle = TRAFFIC.recycle_every and self.sent % TRAFFIC.recycle_every == 0
-        headers = {"Connection": "close"} if recycle else None
         with self.client.post(
-            path, json=body, headers=headers, catch_response=True, timeout=REQUEST_TIMEOUT_S
+            path,
+            json=body,
+            headers=self._recycle(),
+            catch_response=True,
+            timeout=REQUEST_TIMEOUT_S,
         ) as response:
             try:
                 payload = response.json() if response.status_code == 200 else None
@@ -82,6 +83,16 @@ class DigitsUser(HttpUser):
                 response.failure("malformed: body is not JSON")
                 return
             self._record(response, check(response.status_code, payload, expected), expected)
+
+    def _recycle(self) -> dict[str, str]:
+        """Every recycle_every-th request of this user asks the server to close the connection.
+
+        The next request opens a new one, which the Service may send to a pod the HPA just
+        added (ClusterIP balances per connection, not per request).
+        """
+        self.sent += 1
+        recycle = TRAFFIC.recycle_every and self.sent % TRAFFIC.recycle_every == 0
+        return {"Connection": "close"} if recycle else {}
 
     def _record(self, response: Any, outcome: answers.Outcome, expected: list[str]) -> None:
         if outcome.error:
@@ -109,7 +120,13 @@ def check_slo(environment: Environment, **_: Any) -> None:
     )
     verdict = slo.evaluate(totals, SLO)
     print(verdict.line, flush=True)  # one plain line a Job log or a CI grep can find
-    # The last log line: a JSON summary that outlives the pod's emptyDir reports.
+    # The last log line: a JSON summary that outlives the pod's emptyDir reports. Printed at
+    # interpreter exit, after Locust's own shutdown lines (stderr, which a pod's log merges).
     summary = {"slo": "PASS" if verdict.passed else "FAIL", **dataclasses.asdict(totals)}
-    print(json.dumps(summary, sort_keys=True), flush=True)
+    atexit.register(_print_last, json.dumps(summary, sort_keys=True))
     environment.process_exit_code = verdict.exit_code
+
+
+def _print_last(line: str) -> None:
+    sys.stderr.flush()
+    print(line, flush=True)

@@ -154,7 +154,8 @@ def scale_ups(tl: Timeline) -> list[tuple[float, int, float | None]]:
     out: list[tuple[float, int, float | None]] = []
     previous = None
     for i, r in enumerate(tl.rows):
-        if r.hpa_desired is not None and previous is not None and r.hpa_desired > previous:
+        # previous 0: the HPA's first answer before it has metrics, not a scale-up.
+        if r.hpa_desired is not None and previous and r.hpa_desired > previous:
             ready = next((x.t for x in tl.rows[i:] if x.pods_ready >= r.hpa_desired), None)
             out.append((r.t, r.hpa_desired, ready))
         previous = r.hpa_desired if r.hpa_desired is not None else previous
@@ -167,6 +168,12 @@ def markdown(tl: Timeline, title: str) -> str:
         f"# {title}",
         "",
         f"Verdict: **{'PASS' if v.passed else 'FAIL'}** ({v.reason}).",
+        "",
+        "Made by `python -m scripts.cluster_loadtest --release <release> --namespace <ns>`"
+        " (tests/cluster/test_autoscaling.py runs it on the local cluster with the chart values"
+        " it lists). A row per change seen at the poll interval (5 s); CPU % is the HPA's view"
+        " (metrics-server), req/s and p99 come from the service pods' own /metrics (p99 is a"
+        " histogram bucket's upper bound).",
     ]
     if tl.verdict_line:
         rows += ["", f"Locust: `{tl.verdict_line}`"]

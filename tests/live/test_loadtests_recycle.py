@@ -84,10 +84,12 @@ def run_locust(relay: _Relay, tmp_path: Path, recycle_every: int) -> tuple[dict[
     run = subprocess.run(
         [LOCUST, "-f", "loadtests/locustfile.py,loadtests/shapes/constant.py", "--headless",
          "--csv", str(tmp_path / "locust")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        # One stream, as a pod's log merges them: the summary must be its last line.
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=120,
     )  # fmt: skip
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 0, run.stdout
     return summary, relay.connections
 
 
