@@ -1,0 +1,106 @@
+"""`helm install` and `helm upgrade` as users run them: values that used to break pods, the HPA
+switched on later, and an upgrade from the previous chart release, each under real load."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .kube import CHART, REPO, Cluster
+from .load import locust_pod, summary
+
+# The chart as released before this one (0.1.0), taken from the repository's history.
+PREVIOUS_RELEASE = "334b15f"
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"upgrade-{request.node.name.removeprefix('test_')[:30]}".replace("_", "-").rstrip("-")
+    yield name
+    cluster.helm("uninstall", "corebound", "--namespace", name, "--wait", check=False)
+    cluster.kubectl("delete", "namespace", name, "--wait=true", check=False)
+
+
+def test_a_short_queue_installs_pods_that_start(cluster: Cluster, namespace: str) -> None:
+    # Before 0.2.0 this rendered MAX_QUEUE_ROWS=100 with 256 rows per request: CrashLoopBackOff.
+    cluster.helm(
+        "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
+        *cluster.image_values(), "--set", "resources.cpu=500m",
+        "--set", "autoscaling.enabled=false", "--set", "replicaCount=1",
+        "--set", "batching.maxQueueRows=100", "--wait", "--timeout", "3m",
+    )  # fmt: skip
+    pods = cluster.json("--namespace", namespace, "get", "pods", "-l",
+                        "app.kubernetes.io/name=corebound")["items"]  # fmt: skip
+    assert [p["status"]["containerStatuses"][0]["restartCount"] for p in pods] == [0]
+
+
+def _watch_replicas(
+    cluster: Cluster, namespace: str, seen: list[int], stop: threading.Event
+) -> None:
+    while not stop.is_set():
+        deployment = cluster.json("--namespace", namespace, "get", "deployment", "corebound")
+        seen.append(int(deployment["spec"].get("replicas", 1)))
+        time.sleep(0.5)
+
+
+def test_switching_the_hpa_on_keeps_the_replicas(cluster: Cluster, namespace: str) -> None:
+    base = [*cluster.image_values(), "--set", "resources.cpu=500m"]
+    cluster.helm(
+        "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
+        *base, "--set", "autoscaling.enabled=false", "--set", "replicaCount=3",
+        "--wait", "--timeout", "3m",
+    )  # fmt: skip
+    seen: list[int] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_replicas, args=(cluster, namespace, seen, stop))
+    watcher.start()
+    try:
+        cluster.helm(
+            "upgrade", "corebound", str(CHART), "--namespace", namespace, "--reuse-values",
+            "--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=1",
+            "--set", "autoscaling.maxReplicas=3", "--wait", "--timeout", "3m",
+        )  # fmt: skip
+        time.sleep(3)
+    finally:
+        stop.set()
+        watcher.join()
+    # Helm's three-way merge would have sent replicas: null (1 pod) without the chart's lookup.
+    assert seen and min(seen) == 3, seen
+
+
+def _previous_chart(tmp: Path) -> Path:
+    archive = subprocess.run(
+        ["git", "archive", PREVIOUS_RELEASE, "helm/corebound"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    return tmp / "helm" / "corebound"
+
+
+def test_upgrade_from_the_previous_release_under_load(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    previous = _previous_chart(tmp_path)
+    cluster.helm(
+        "install", "corebound", str(previous), "--namespace", namespace, "--create-namespace",
+        *cluster.image_values(), "--set", "resources.cpu=500m",
+        "--set", "autoscaling.enabled=false", "--set", "replicaCount=2",
+        "--wait", "--timeout", "3m",
+    )  # fmt: skip
+    load = locust_pod(cluster, namespace, "load-upgrade", 6, 90)
+    time.sleep(15)
+    # Across chart versions: the new chart's defaults with the release's own values (plain
+    # --reuse-values would keep the old chart's defaults, which lack the new keys).
+    cluster.helm(
+        "upgrade", "corebound", str(CHART), "--namespace", namespace,
+        "--reset-then-reuse-values", "--wait", "--timeout", "5m",
+    )  # fmt: skip
+    result = summary(cluster, namespace, load, 240)
+    print(f"upgrade from the previous chart under load: {result}")
+    assert result["requests"] > 100
+    assert result["failures"] == 0, result
