@@ -86,9 +86,13 @@ def test_upgrade_from_the_previous_release_under_load(
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     previous = _previous_chart(tmp_path)
+    # The previous chart runs this release's image (both are tagged with the one version the
+    # cluster holds); its derived memory limit predates the request-body term of the memory
+    # plan, so it is given the room this image's plan asks for, as a user's values would.
     cluster.helm(
         "install", "corebound", str(previous), "--namespace", namespace, "--create-namespace",
         *cluster.image_values(), "--set", "resources.cpu=500m",
+        "--set", "resources.memoryMiB=300",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=2",
         "--wait", "--timeout", "3m",
     )  # fmt: skip
@@ -98,7 +102,8 @@ def test_upgrade_from_the_previous_release_under_load(
     # --reuse-values would keep the old chart's defaults, which lack the new keys).
     cluster.helm(
         "upgrade", "corebound", str(CHART), "--namespace", namespace,
-        "--reset-then-reuse-values", "--wait", "--timeout", "5m",
+        "--reset-then-reuse-values", "--set", "resources.memoryMiB=null",
+        "--wait", "--timeout", "5m",
     )  # fmt: skip
     result = summary(cluster, namespace, load, 240)
     print(f"upgrade from the previous chart under load: {result}")
