@@ -238,3 +238,12 @@ async def test_a_batch_wakes_the_loop_once_not_once_per_request(monkeypatch):
     assert model.batches == [1, 8]
     assert len(wake_ups) == 2  # one per batch
     engine.stop()
+
+
+async def test_requests_queued_in_one_loop_turn_form_one_batch():
+    model = GatedModel()
+    engine = make(model)
+    # The thread is idle; all eight are queued before it is woken (once, after the turn).
+    await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(8)))
+    assert model.batches == [8]
+    engine.stop()
