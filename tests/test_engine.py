@@ -216,7 +216,9 @@ async def test_no_draining_state_after_stop_only_a_refusal():
     assert _shed("draining") == before == 0.0
 
 
-async def test_a_batch_wakes_the_loop_once_not_once_per_request(monkeypatch):
+async def test_a_batch_wakes_the_loop_once_not_once_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     model = GatedModel()
     engine = make(model)
     model.gate.clear()
@@ -240,7 +242,7 @@ async def test_a_batch_wakes_the_loop_once_not_once_per_request(monkeypatch):
     engine.stop()
 
 
-async def test_requests_queued_in_one_loop_turn_form_one_batch():
+async def test_requests_queued_in_one_loop_turn_form_one_batch() -> None:
     model = GatedModel()
     engine = make(model)
     # The thread is idle; all eight are queued before it is woken (once, after the turn).

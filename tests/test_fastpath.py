@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from service.fastpath import CoreboundAPI
 from service.settings import Settings
 
 DIM = 64
+Clients = tuple[TestClient, TestClient]
 MODEL = json.loads((Path(__file__).parent.parent / "models/default/model.json").read_text())
 NAME, VERSION = MODEL["name"], str(MODEL["version"])
 SETTINGS = Settings(max_rows_per_request=32, max_queue_rows=64, max_body_bytes=64 * 1024)
@@ -35,7 +37,7 @@ class ThroughFastAPI:
 
 
 @pytest.fixture(scope="module")
-def clients():
+def clients() -> Iterator[tuple[TestClient, TestClient]]:
     app = create_app(SETTINGS)
     with TestClient(app) as fast:
         slow = TestClient(ThroughFastAPI(app))
@@ -94,7 +96,7 @@ def _comparable(response: Any) -> tuple[int, dict[str, str], bytes]:
     return response.status_code, headers, body
 
 
-def test_every_hot_route_is_served_by_the_fast_path(clients):
+def test_every_hot_route_is_served_by_the_fast_path(clients: Clients) -> None:
     fast, _ = clients
     app = fast.app
     assert isinstance(app, CoreboundAPI)
@@ -106,14 +108,16 @@ def test_every_hot_route_is_served_by_the_fast_path(clients):
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), _cases())
-def test_fast_path_answers_as_fastapi_does(clients, method, path, kwargs):
+def test_fast_path_answers_as_fastapi_does(
+    clients: Clients, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
     fast, slow = clients
     got = fast.request(method, path, **kwargs)
     expected = slow.request(method, path, **kwargs)
     assert _comparable(got) == _comparable(expected)
 
 
-def test_other_methods_on_hot_paths_go_through_fastapi(clients):
+def test_other_methods_on_hot_paths_go_through_fastapi(clients: Clients) -> None:
     fast, _ = clients
     wrong = fast.get(f"/v2/models/{NAME}/versions/{VERSION}/infer")
     assert wrong.status_code == 405 and "error" in wrong.json()
@@ -126,7 +130,7 @@ def _handler_app(endpoint: Any) -> CoreboundAPI:
     return app
 
 
-def test_a_route_needing_fastapi_resolution_refuses_start_up():
+def test_a_route_needing_fastapi_resolution_refuses_start_up() -> None:
     async def with_query(request: Request, limit: int = 3) -> Response:
         return Response()
 
@@ -134,7 +138,7 @@ def test_a_route_needing_fastapi_resolution_refuses_start_up():
         _handler_app(with_query).enable_fast_path({("GET", "/x")})
 
 
-def test_a_sync_route_refuses_start_up():
+def test_a_sync_route_refuses_start_up() -> None:
     def sync(request: Request) -> Response:
         return Response()
 
@@ -142,7 +146,7 @@ def test_a_sync_route_refuses_start_up():
         _handler_app(sync).enable_fast_path({("GET", "/x")})
 
 
-def test_an_unknown_hot_route_refuses_start_up():
+def test_an_unknown_hot_route_refuses_start_up() -> None:
     async def fine(request: Request) -> Response:
         return Response()
 
@@ -150,7 +154,7 @@ def test_an_unknown_hot_route_refuses_start_up():
         _handler_app(fine).enable_fast_path({("GET", "/y")})
 
 
-def test_an_unexpected_error_is_json_500_and_still_raised():
+def test_an_unexpected_error_is_json_500_and_still_raised() -> None:
     async def broken(request: Request) -> Response:
         raise ZeroDivisionError("boom")
 
@@ -167,7 +171,7 @@ def test_an_unexpected_error_is_json_500_and_still_raised():
         client.get("/x")
 
 
-def test_rows_survive_the_fast_path_unchanged(clients):
+def test_rows_survive_the_fast_path_unchanged(clients: Clients) -> None:
     fast, slow = clients
     rows = np.linspace(-3, 3, DIM * 3, dtype=np.float32).reshape(3, DIM).tolist()
     got = fast.post("/v1/predict", json={"inputs": rows}).json()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +20,7 @@ INFER = "/v2/models/{model_name}/infer"
 
 
 @pytest.fixture(scope="module")
-def client():
+def client() -> Iterator[TestClient]:
     settings = Settings(max_rows_per_request=32, max_queue_rows=64, max_body_bytes=64 * 1024)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
@@ -34,9 +36,9 @@ def observed(handler: str, method: str, status: str) -> float:
     return REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) or 0.0
 
 
-def test_each_request_counts_once_under_its_route_template(client):
+def test_each_request_counts_once_under_its_route_template(client: TestClient) -> None:
     tensor = {"name": "input-0", "shape": [1, DIM], "datatype": "FP32", "data": [1.0] * DIM}
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], str, str]] = [
         ("POST", "/v1/predict", {"json": {"inputs": [[1.0] * DIM]}}, "/v1/predict", "2xx"),
         ("POST", "/v1/predict", {"json": {"inputs": [[1.0]]}}, "/v1/predict", "4xx"),
         ("POST", f"/v2/models/{NAME}/infer", {"json": {"inputs": [tensor]}}, INFER, "2xx"),
@@ -53,13 +55,13 @@ def test_each_request_counts_once_under_its_route_template(client):
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/v2/health/live", "/metrics"])
-def test_probes_and_scrapes_are_not_counted(client, path):
+def test_probes_and_scrapes_are_not_counted(client: TestClient, path: str) -> None:
     before = count(path, "GET", "2xx")
     assert client.get(path).status_code == 200
     assert count(path, "GET", "2xx") == before == 0
 
 
-def test_metrics_text_names_both_metrics(client):
+def test_metrics_text_names_both_metrics(client: TestClient) -> None:
     client.post("/v1/predict", json={"inputs": [[1.0] * DIM]})
     text = client.get("/metrics").text
     assert 'http_requests_total{handler="/v1/predict",method="POST",status="2xx"}' in text
