@@ -6,7 +6,7 @@
 #
 # BASE_IMAGE is any Debian-based image with python3 (>= 3.11) and the venv module:
 # the pinned official slim image by default, or a local debootstrap base
-# (scripts/container_e2e.py builds one when no registry is reachable).
+# (`python -m scripts.e2e` builds one when no registry is reachable).
 # checkov reads `FROM ${BASE_IMAGE}` as an untagged image; the default is pinned by tag
 # and digest, and an override is the builder's choice.
 # checkov:skip=CKV_DOCKER_7:FROM takes the BASE_IMAGE arg, whose default is pinned by digest
@@ -30,20 +30,6 @@ RUN groupadd --system --gid 10001 corebound \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin corebound
 
 # ---------------------------------------------------------------------------------------
-# requirements: pyproject's pinned lists, one file each. Later stages copy these files,
-# not pyproject.toml: a COPY is cached by content, so an edit elsewhere in pyproject (a
-# dev tool, a version bump) reinstalls nothing and retrains nothing. The project itself
-# is not installed: its code goes to /app as files, where the start command runs.
-FROM base AS requirements
-WORKDIR /src
-COPY pyproject.toml ./
-RUN python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-extras = p["optional-dependencies"]; \
-open("runtime.txt", "w").write("\n".join(p["dependencies"]) + "\n"); \
-open("loadtest.txt", "w").write("\n".join(extras["loadtest"]) + "\n"); \
-open("train.txt", "w").write("\n".join(extras["train"]) + "\n")'
-
-# ---------------------------------------------------------------------------------------
 # pip: one pinned pip in its own venv. `python3 -m venv` works with python in
 # /usr/local/bin (official image) or /usr/bin (Debian); every other venv is made without
 # pip and filled with `pip --python`, so no shipped venv carries pip and both bases
@@ -56,28 +42,36 @@ RUN python3 -m venv /opt/pip \
 # ---------------------------------------------------------------------------------------
 # runtime-env: the service's virtual environment, runtime dependencies only.
 FROM pip AS runtime-env
-COPY --from=requirements /src/runtime.txt ./
+# The lock files (scripts/lock): every package pinned by hash, so a rebuild next year
+# installs the same bytes or fails. Each stage copies only its own file: an edit elsewhere
+# reinstalls nothing and retrains nothing. The project itself is not installed: its code
+# goes to /app as files, where the start command runs.
+COPY requirements/runtime.txt ./
 RUN python3 -m venv --without-pip /opt/venv \
-    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir -r runtime.txt
+    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir \
+        --require-hashes -r runtime.txt
 
 # ---------------------------------------------------------------------------------------
 # model: trains the embedded default model in a throwaway venv, so scikit-learn never
 # reaches an image that ships.
 FROM pip AS model
-COPY --from=requirements /src/train.txt ./
+COPY requirements/train.txt ./
 RUN python3 -m venv --without-pip /opt/train \
-    && /opt/pip/bin/pip --python /opt/train/bin/python install --no-cache-dir -r train.txt
-COPY scripts/train_default_model.py scripts/
+    && /opt/pip/bin/pip --python /opt/train/bin/python install --no-cache-dir \
+        --require-hashes -r train.txt
+COPY scripts/__init__.py scripts/
+COPY scripts/modelgen/ scripts/modelgen/
 # Fixed seed: the same weights and the same held-out rows on every build.
-RUN /opt/train/bin/python scripts/train_default_model.py \
+RUN /opt/train/bin/python -m scripts.modelgen train \
         --out /app/models/default --holdout /app/loadtests/data/digits_holdout.json
 
 # ---------------------------------------------------------------------------------------
 # loadtest-env: Locust's virtual environment (the `loadtest` extra only).
 FROM pip AS loadtest-env
-COPY --from=requirements /src/loadtest.txt ./
+COPY requirements/loadtest.txt ./
 RUN python3 -m venv --without-pip /opt/venv \
-    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir -r loadtest.txt
+    && /opt/pip/bin/pip --python /opt/venv/bin/python install --no-cache-dir \
+        --require-hashes -r loadtest.txt
 
 # ---------------------------------------------------------------------------------------
 # loadtest: what the chart's Job runs, unchanged: `locust` + the args below, configured

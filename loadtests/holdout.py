@@ -1,4 +1,4 @@
-"""Held-out digits the model never trained on (written by scripts/train_default_model.py)."""
+"""Held-out digits the model never trained on (written by `python -m scripts.modelgen train`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def load(path: Path = DEFAULT_PATH) -> Holdout:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{path} is missing: run `python scripts/train_default_model.py` first"
+            f"{path} is missing: run `python -m scripts.modelgen train` first"
         ) from None
     inputs, labels = doc.get("inputs"), doc.get("labels")
     if not isinstance(inputs, list) or not isinstance(labels, list) or not inputs:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `service` from any cwd
-
+# `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
 from service.planning import PLAN_ENV, plan_for
 from service.settings import load_settings
 

@@ -34,7 +34,7 @@ class Body:
     binary: bool  # Inference-Header-Content-Length was sent
 
 
-async def read_body(request: Request, max_bytes: int) -> Body:
+async def read_body(request: Request, max_bytes: int | None) -> Body:
     """The v2 infer body, bounded by `max_bytes` before and after decompression.
 
     Read within the worker's parse slots like every body; the JSON part's lists and values

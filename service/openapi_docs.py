@@ -67,7 +67,11 @@ def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[st
         },
         413: {"model": model, "description": "Body or batch larger than allowed"},
         415: {"model": model, "description": "Content-Type is not application/json"},
-        503: {"model": model, "description": "Queue full, or too many bodies being read (PARSE_CONCURRENCY)", "headers": _RETRY_AFTER},
+        503: {
+            "model": model,
+            "description": "Queue full, or too many bodies being read (PARSE_CONCURRENCY)",
+            "headers": _RETRY_AFTER,
+        },
         504: {"model": model, "description": "No result within REQUEST_TIMEOUT_S"},
     }
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+from service.cgroups import cgroup_memory_limit_mib, detect_cpu_limit
 from service.resources import (
     DEFAULT_INPUT_DIM,
     Plan,
     artifact_input_dim,
     body_limit,
-    cgroup_memory_limit_mib,
-    detect_cpu_limit,
     fit_to_memory,
     model_mib,
     plan,

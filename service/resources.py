@@ -1,21 +1,20 @@
 """How many workers, BLAS threads and how much memory this container can afford.
 
-Reads the container's own limits from cgroups (v2 `cpu.max`, v1 CFS quota/period, then
-the affinity mask) because `os.cpu_count()` in a pod returns the node's cores. The pure
-`plan()` is the one formula; the Helm chart's `_helpers.tpl` implements the same one and a
-parity test holds them together. Imports nothing heavy: gunicorn's master runs it.
+The limits themselves come from `service.cgroups`. The pure `plan()` is the one formula;
+the Helm chart's `_helpers.tpl` implements the same one and a parity test holds them together.
+Imports nothing heavy: gunicorn's master runs it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-MIB = 1024 * 1024
+from service.cgroups import MIB
+
 # Peak bytes a worker's request path holds per byte of the body limit, per parse slot:
 # the body while it is read, plus (one at a time: parsing is synchronous) its joined copy,
 # orjson's (yyjson's) value pool sized from the body, Python objects and arrays. Measured at
@@ -38,11 +37,6 @@ def body_limit(max_rows: int, input_dim: int) -> int:
 
 
 DEFAULT_BODY_BYTES = body_limit(256, DEFAULT_INPUT_DIM)  # 431,104
-# cgroup v1 reports "no memory limit" as a page-rounded LONG_MAX; anything this big is none.
-_UNLIMITED_BYTES = 1 << 60
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,7 @@ def plan(
     max_body_bytes: int = DEFAULT_BODY_BYTES,
     parse_concurrency: int = DEFAULT_PARSE_CONCURRENCY,
 ) -> Plan:
-    """The sizing formula (DESIGN.md "Sizing"), pure so the chart can be checked against it.
+    """The sizing formula (README "Sizing"), pure so the chart can be checked against it.
 
     workers: WEB_CONCURRENCY when given; throughput mode one per whole core; latency mode one.
     threads: OMP_NUM_THREADS when given; else the cores a worker owns, at least one.
@@ -175,112 +169,6 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
 
 def _replace(p: Plan, **changes: object) -> Plan:
     return Plan(**{**asdict(p), **changes})
-
-
-# --- reading the container's limits -------------------------------------------------------
-
-
-def _own_cgroup_paths(proc_cgroup: Path) -> dict[str, str]:
-    """Controller name -> this process's cgroup path ("" key for the v2 unified hierarchy)."""
-    paths: dict[str, str] = {}
-    try:
-        text = proc_cgroup.read_text()
-    except OSError:
-        return paths
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        _, controllers, path = parts
-        for name in controllers.split(",") if controllers else [""]:
-            paths[name] = path
-    return paths
-
-
-def _ancestors(mount: Path, cgroup_path: str) -> list[Path]:
-    """The process's cgroup directory and every parent up to the mount, deepest first.
-
-    Without a cgroup namespace the path names the host hierarchy; if it does not exist under
-    the mount (a container that mounts only its own cgroup at the root), the mount is it.
-    """
-    dirs: list[Path] = []
-    current = mount / cgroup_path.lstrip("/")
-    while True:
-        if current.is_dir():
-            dirs.append(current)
-        if current == mount or mount not in current.parents:
-            break
-        current = current.parent
-    return dirs or [mount]
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
-def cgroup_cpu_quota(
-    root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP
-) -> float | None:
-    """CPU cores allowed by CFS quota, the tightest along the hierarchy; None when unlimited."""
-    own = _own_cgroup_paths(proc_cgroup)
-    limits: list[float] = []
-    if (root / "cgroup.controllers").exists():  # v2 unified
-        for d in _ancestors(root, own.get("", "/")):
-            raw = _read(d / "cpu.max")
-            if raw and not raw.startswith("max"):
-                quota, _, period = raw.partition(" ")
-                limits.append(int(quota) / int(period or 100000))
-    else:
-        for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
-            mount = root / name
-            if mount.is_dir():
-                break
-        else:
-            return None
-        for d in _ancestors(mount, own.get("cpu", "/")):
-            quota_us, period_us = _read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us")
-            if quota_us and period_us and int(quota_us) > 0 and int(period_us) > 0:
-                limits.append(int(quota_us) / int(period_us))
-    return min(limits) if limits else None
-
-
-def cgroup_memory_limit_mib(
-    root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP
-) -> int | None:
-    """Memory limit in MiB, the tightest along the hierarchy; None when unlimited."""
-    own = _own_cgroup_paths(proc_cgroup)
-    if (root / "cgroup.controllers").exists():
-        dirs, filename = _ancestors(root, own.get("", "/")), "memory.max"
-    elif (root / "memory").is_dir():
-        dirs, filename = (
-            _ancestors(root / "memory", own.get("memory", "/")),
-            "memory.limit_in_bytes",
-        )
-    else:
-        return None
-    limits = []
-    for d in dirs:
-        raw = _read(d / filename)
-        if raw and raw != "max" and raw.isdigit() and int(raw) < _UNLIMITED_BYTES:
-            limits.append(int(raw) // MIB)
-    return min(limits) if limits else None
-
-
-def affinity_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
-def detect_cpu_limit(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP) -> float:
-    """The cores this container may use: the CFS quota, capped by the CPUs it may run on."""
-    quota = cgroup_cpu_quota(root, proc_cgroup)
-    cpus = float(affinity_cpus())
-    return min(quota, cpus) if quota is not None else cpus
 
 
 def artifact_input_dim(model_dir: Path) -> int | None:

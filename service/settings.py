@@ -12,7 +12,7 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default
 
 
 class Settings(BaseSettings):
-    # Env names are the field names upper-cased (DESIGN.md "Interfaces"); no prefix.
+    # Env names are the field names upper-cased (docs/CONTRACT.md); no prefix.
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     model_dir: Path = Field(DEFAULT_MODEL_DIR, description="Model artifact directory.")
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError(
                 f"MODEL_DIR {str(value)!r} is not a directory"
-                " (make the default one with `python scripts/train_default_model.py`)"
+                " (make the default one with `python -m scripts.modelgen train`)"
             )
         return value
 

@@ -1,14 +1,25 @@
-"""Test-side access to the real service runner (scripts/localrun.py) and the held-out digits."""
+"""Test-side access to the real service runner (scripts/local) and the held-out digits."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 
-from conftest import REPO
-from localrun import Cgroup, Service, free_port, run_service, stop
+from paths import REPO
 
-__all__ = ["Cgroup", "Service", "free_port", "holdout", "run_service", "stop"]
+from scripts.local.cgroup import Cgroup
+from scripts.local.net import free_port
+from scripts.local.service import Service, run_service, start_expecting_failure, stop
+
+__all__ = [
+    "Cgroup",
+    "Service",
+    "free_port",
+    "holdout",
+    "run_service",
+    "start_expecting_failure",
+    "stop",
+]
 
 
 @cache

@@ -62,7 +62,8 @@ def metrics_server_manifest(kubectl: list[str]) -> str:
         container["image"] = METRICS_SERVER_IMAGE
         container["imagePullPolicy"] = "Never"
         kept = [a for a in container["args"] if not a.startswith("--metric-resolution")]
-        container["args"] = kept + [
+        container["args"] = [
+            *kept,
             # The kubelet's serving certificate is signed by this cluster's own CA.
             "--kubelet-insecure-tls",
             # 15 s (the default) is the HPA's view of CPU; 10 s lets tests see it sooner,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from scripts import podman_base
+from scripts.e2e import podman as podman_base
 
 from . import progress
 

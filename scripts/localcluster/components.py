@@ -138,7 +138,9 @@ def containerd(layout: Layout) -> Process:
     return Process("containerd", ["containerd", f"--config={layout.config / 'containerd.toml'}"])
 
 
-def wait_for(what: str, ready: Callable[[], bool], timeout_s: float, why: Callable[[], str]) -> None:
+def wait_for(
+    what: str, ready: Callable[[], bool], timeout_s: float, why: Callable[[], str]
+) -> None:
     """Polls ready() until it holds; on timeout raises with why() (e.g. the log's tail)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

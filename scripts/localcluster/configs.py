@@ -105,7 +105,11 @@ clusterDomain: cluster.local
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 # A shared build machine's disk is often fuller than the defaults allow.
-evictionHard: {{memory.available: 100Mi, nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}}
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: "1%"
+  imagefs.available: "1%"
+  nodefs.inodesFree: "1%"
 # Kernel sysctls are the machine's; do not fail when they differ from the kubelet's wishes.
 protectKernelDefaults: false
 # Fast feedback for tests: node status and pod lifecycle without long waits.

@@ -6,6 +6,7 @@ mid-run leaves mounts, links, iptables rules and cgroups, and the next `up` must
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -79,10 +80,8 @@ def kill_pods() -> int:
         except OSError:
             continue
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return len(pids)
 
 

@@ -35,8 +35,7 @@ def _scratch_image(tag: str, binary: Path, entrypoint: list[str], user: str = "6
         shutil.copy2(binary, Path(tmp) / binary.name)
         quoted = ", ".join(f'"{arg}"' for arg in entrypoint)
         (Path(tmp) / "Containerfile").write_text(
-            f"FROM scratch\nCOPY {binary.name} /{binary.name}\nUSER {user}\n"
-            f"ENTRYPOINT [{quoted}]\n"
+            f"FROM scratch\nCOPY {binary.name} /{binary.name}\nUSER {user}\nENTRYPOINT [{quoted}]\n"
         )
         podman("build", "--format", "docker", "--tag", tag, tmp)
 

@@ -6,6 +6,7 @@ reused by an unrelated process after a reboot or a killed session is never signa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -80,10 +81,9 @@ def stop(layout: Layout, name: str, grace_s: float = 15) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    # Not our child when an earlier `up` started it: init reaps it then.
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child (started by an earlier `up`): init reaps it
 
 
 def log_tail(layout: Layout, name: str, lines: int = 25) -> str:

@@ -22,7 +22,7 @@ def everything() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def live_service() -> Iterator[str]:
     """The real service under gunicorn on a loopback port, for the probe commands."""
-    from localrun import run_service
+    from scripts.local.service import run_service
 
     with run_service() as service:
         yield service.url

@@ -37,6 +37,8 @@ def kubeconform_built() -> None:
 @pytest.fixture
 def helm_docs_built() -> None:
     assert HELM_DOCS, "helm-docs is not built: run scripts/setup --dev"
+
+
 CHART = yaml.safe_load((ct.CHART_DIR / "Chart.yaml").read_text())
 OLDEST = CHART["kubeVersion"].removeprefix(">=").removesuffix("-0")
 # The chart claims every version from OLDEST on; the newest with schemas is the other bound.

@@ -12,7 +12,8 @@ import urllib.request
 
 import chart_tools as ct
 import pytest
-from localrun import free_port
+
+from scripts.local.net import free_port
 
 pytestmark = pytest.mark.slow
 

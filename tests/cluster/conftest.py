@@ -1,6 +1,6 @@
 """The `cluster` lane: a real Kubernetes, the local one `scripts.localcluster` brings up, or any
 cluster KUBECONFIG names. CLUSTER=0 is the only way to skip it; a machine that cannot run the
-cluster fails these tests with the reason.
+cluster fails these tests with the reason. CLUSTER_KEEP=1 leaves the local cluster up after.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from scripts.localcluster import app_images, host
 from scripts.localcluster.layout import NODE_LINK, Layout
 
 from .kube import REPO, Cluster
+
 
 def _external() -> Cluster:
     images = {
@@ -73,6 +74,8 @@ def cluster() -> Iterator[Cluster]:
         pytest.fail("the local cluster needs root (containerd, iptables, mounts, cgroups)", False)
     layout = Layout.default()
     yield _local_up(layout)
+    if os.environ.get("CLUSTER_KEEP") == "1":
+        return  # left up for inspection; `python -m scripts.localcluster down` removes it
     done = subprocess.run(
         [sys.executable, "-m", "scripts.localcluster", "down"],
         cwd=REPO, capture_output=True, text=True, timeout=600,

@@ -28,11 +28,14 @@ class Cluster:
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 300,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 300, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return _run([self.kubectl_bin, *args], self.env(), check, timeout, input)
 
-    def helm(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def helm(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         return _run([self.helm_bin, *args], self.env(), check, timeout, None)
 
     def json(self, *args: str) -> Any:
@@ -61,8 +64,14 @@ class Cluster:
             wait_port(port, proc)
             yield port
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(10)
+    if proc.stdout:
+        proc.stdout.close()
 
 
 def _run(argv: list[str], env: dict[str, str], check: bool, timeout: float,

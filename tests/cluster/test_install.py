@@ -39,9 +39,11 @@ def test_pod_sizes_itself_from_its_cgroup(cluster: Cluster, release: tuple[str, 
     deployment = cluster.json("--namespace", namespace, "get", "deployment", "corebound")
     assert deployment["status"]["readyReplicas"] == 1
     limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-    with cluster.port_forward(namespace, "svc/corebound", 80) as port:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=10) as r:
-            info = json.load(r)
+    with (
+        cluster.port_forward(namespace, "svc/corebound", 80) as port,
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=10) as r,
+    ):
+        info = json.load(r)
     plan = info["plan"]
     expected_cpu = 0.5 if cpu == "500m" else 1.0
     # What the pod's own cgroup says, read by the service (CFS quota / period).

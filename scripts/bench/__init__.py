@@ -1,0 +1,1 @@
+"""corebound against the usual ways of serving a CPU model (a benchmark, not a test)."""

@@ -1,0 +1,1 @@
+"""Capacity planning: measure one pod, fit its capacity, size a fleet, simulate the HPA."""

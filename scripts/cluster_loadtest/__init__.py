@@ -1,0 +1,1 @@
+"""The chart's load-test Job run on a cluster, with the pods' timeline as a report."""

@@ -1,0 +1,33 @@
+"""gunicorn_conf.py under real gunicorn: every setting through Settings, and the metrics
+directory clean-up removes only the metric files it owns."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from serving import run_service, start_expecting_failure
+
+
+def test_metrics_dir_cleanup_deletes_only_stale_metric_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data.db").write_text("not at the top level: not a metric file")
+    (tmp_path / "counter_4242.db").write_bytes(b"\0" * 64)  # a dead run's metric file
+    with run_service({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) as svc:
+        assert httpx.get(svc.url + "/metrics").status_code == 200
+        assert (tmp_path / "notes.txt").read_text() == "mine"
+        assert (tmp_path / "sub" / "data.db").exists()
+        assert not (tmp_path / "counter_4242.db").exists()
+        assert any(tmp_path.glob("*.db"))  # this run's workers write their own there
+
+
+@pytest.mark.parametrize(("name", "value"), [("GRACEFUL_TIMEOUT", "30s"), ("LOG_LEVEL", "loud")])
+def test_bad_gunicorn_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), name: value}
+    result = start_expecting_failure(env)
+    output = result.stderr + result.stdout
+    assert result.returncode != 0
+    assert f"{name}={value!r}" in output and "Traceback" not in output
