@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from service.app import create_app
-from service.settings import Settings
+from service.settings import DEFAULT_MODEL_DIR, Settings
 
 DIM = 64
-NAME = json.loads((Path(__file__).parent.parent / "models/default/model.json").read_text())["name"]
+NAME = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())["name"]
 INFER = "/v2/models/{model_name}/infer"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +16,11 @@ from starlette.types import Receive, Scope, Send
 
 from service.app import HOT_ROUTES, create_app
 from service.fastpath import CoreboundAPI
-from service.settings import Settings
+from service.settings import DEFAULT_MODEL_DIR, Settings
 
 DIM = 64
 Clients = tuple[TestClient, TestClient]
-MODEL = json.loads((Path(__file__).parent.parent / "models/default/model.json").read_text())
+MODEL = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
 NAME, VERSION = MODEL["name"], str(MODEL["version"])
 SETTINGS = Settings(max_rows_per_request=32, max_queue_rows=64, max_body_bytes=64 * 1024)
 
