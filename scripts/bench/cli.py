@@ -1,14 +1,19 @@
 """corebound against the usual ways of serving a CPU model, side by side in one run.
 
-    python -m scripts.bench [--concurrency 1,8,32,64] [--duration 8]
-        [--patterns corebound,threadpool,...] [--corebound-variant MAX_WAIT_MS=1] [--out reports/]
+    python -m scripts.bench [--concurrency 1,8,32,64] [--duration 8] [--model default|wide]
+        [--patterns corebound,threadpool,...] [--corebound-variant MAX_WAIT_MS=1]
+        [--profile BASELINE.json] [--out reports/]
 
-Every pattern runs under real gunicorn with UvicornWorker on the default model, one at a time
-on the same machine. wrk POSTs one held-out row per request at each concurrency while a
-separate prober process GETs `/healthz` every ~20 ms on a fresh connection (as a kubelet
-probe does). Also measured: the model alone in this process at batch 1 and 32 (the compute
-limit). Writes `benchmark.md` (tables, ratios against the targets, machine notes) and
-`benchmark.json` into `--out`. It prints numbers; it asserts nothing.
+Every pattern runs under real gunicorn with UvicornWorker on the same model (the default one,
+or `wide`: an MLP 512->2048->2048->2048->10 made here), one at a time on the same machine.
+wrk POSTs one row per request at each concurrency (to /v1/predict, or to the Open Inference
+Protocol's infer as JSON or binary tensors) while a separate prober process GETs `/healthz`
+every ~20 ms on a fresh connection (as a kubelet probe does). Also measured: the model alone
+in this process at batch 1 and 32 (the compute limit), corebound on a model that costs nothing
+(its own HTTP floor), its batch sizes per cell and, with `--profile`, a py-spy profile of a
+worker at c=32. Writes `benchmark.md` (`benchmark-wide.md` for the wide model; tables, the
+goals of issue 12, machine notes) and the JSON beside it into `--out`. It prints numbers; it
+asserts nothing.
 """
 
 from __future__ import annotations
