@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="BASELINE.json",
         help="py-spy one corebound worker during its c=32 cell; compare with this baseline"
-        " (python -m scripts.bench.hotpath --tree OLD_CHECKOUT --out BASELINE.json)",
+        " (python -m scripts.bench hotpath --tree OLD_CHECKOUT --out BASELINE.json)",
     )
     parser.add_argument(
         "--corebound-variant",

@@ -1,6 +1,6 @@
 """A py-spy profile of one worker under load, summarised by layer of the request path.
 
-    python -m scripts.bench.hotpath --out profile.json [--tree CHECKOUT] [--concurrency 32]
+    python -m scripts.bench hotpath --out profile.json [--tree CHECKOUT] [--concurrency 32]
 
 py-spy samples the worker's Python stacks (`--nonblocking`: the worker is never paused).
 Each sample of the event-loop thread goes to the innermost layer its stack crosses, so the
@@ -183,7 +183,7 @@ def profile_tree(tree: Path, seconds: int, concurrency: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.bench.hotpath", description=(__doc__ or "").splitlines()[0]
+        prog="python -m scripts.bench hotpath", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--tree", type=Path, default=None, help="a checkout (default: this)")
     parser.add_argument("--seconds", type=int, default=12)

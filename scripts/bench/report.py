@@ -147,8 +147,11 @@ def profile_section(result: dict[str, Any]) -> list[str]:
         "Samples of one worker's threads, the event loop's by the innermost layer they were in"
         " (scripts/bench/hotpath.py); us/request = share x the server's CPU per request, an"
         " estimate. `before`: the baseline file given with `--profile`, measured from an older"
-        " checkout with `python -m scripts.bench.hotpath --tree CHECKOUT`."
+        " checkout with `python -m scripts.bench hotpath --tree CHECKOUT`."
     )
+    source = result.get("profile_baseline", {}).get("source")
+    if source:
+        lines.append(f"`before`: {source}.")
     return [*lines, "", hotpath.table(profiles)]
 
 

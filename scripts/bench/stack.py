@@ -1,6 +1,6 @@
 """The service's own per-request cost in process: the ASGI stack on the floor model, no HTTP.
 
-    python -m scripts.bench.stack
+    python -m scripts.bench stack
 
 Calls the app as uvicorn would (scope, receive, send) on uvloop, one request at a time and
 32 at once, with the floor model (scripts/bench/floor.py: the model costs nothing), so what
@@ -82,7 +82,7 @@ async def measure(requests: int, runs: int) -> list[tuple[str, int, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench.stack")
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench stack")
     parser.add_argument("--requests", type=int, default=2000, help="per run")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
