@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from service import (
     __version__,
     errors,
-    metrics,
     oip_errors,
     openapi_docs,
     routes_ops,
@@ -22,6 +21,8 @@ from service import (
 )
 from service.codec import BodyPolicy
 from service.engine import InferenceEngine
+from service.fastpath import CoreboundAPI
+from service.http_metrics import HttpMetricsMiddleware
 from service.model import LoadedModel, load_model
 from service.planning import inherited_plan
 from service.resources import body_limit
@@ -86,10 +87,22 @@ def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
     )
 
 
+# Answered without FastAPI's per-request layers (service/fastpath.py): predict work and probes.
+HOT_ROUTES = {
+    ("POST", "/v1/predict"),
+    ("POST", "/v2/models/{model_name}/infer"),
+    ("POST", "/v2/models/{model_name}/versions/{model_version}/infer"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v2/health/live"),
+    ("GET", "/v2/health/ready"),
+}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     rt = Runtime(settings=settings, plan=inherited_plan(settings))
-    app = FastAPI(
+    app = CoreboundAPI(
         title="corebound",
         version=__version__,
         lifespan=lifespan,
@@ -100,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     errors.install(app)
     oip_errors.install(app)
-    metrics.instrument(app)
+    app.add_middleware(HttpMetricsMiddleware)
+    app.enable_fast_path(HOT_ROUTES)
     openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
     return app

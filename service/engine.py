@@ -45,14 +45,22 @@ class _Job:
     deadline: float
 
 
-def _settle(future: asyncio.Future[np.ndarray], result: np.ndarray | BaseException) -> None:
-    # Runs on the loop; the awaiting request may have timed out or disconnected meanwhile.
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _settle(results: list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]]) -> None:
+    # Runs on the loop, once per batch: one wake-up of the loop for all of the batch's requests.
+    for future, result in results:
+        if future.done():  # its request timed out or went away meanwhile
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+def _expire(future: asyncio.Future[np.ndarray], timeout_s: float) -> None:
+    if not future.done():
+        metrics.SHED.labels(reason="deadline").inc()
+        message = f"no result within REQUEST_TIMEOUT_S={timeout_s:g} s"
+        future.set_exception(DeadlineExceeded(message))
 
 
 class InferenceEngine:
@@ -74,6 +82,7 @@ class InferenceEngine:
         self._queued_rows = 0
         self._cond = threading.Condition()
         self._stopping = False
+        self._wake_pending = False  # a _wake is scheduled on the loop
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._seconds_per_row = 0.001  # EWMA, only for Retry-After estimates
         self.heartbeat = time.monotonic()
@@ -102,12 +111,25 @@ class InferenceEngine:
             self._queue.append(job)
             self._queued_rows += len(rows)
             metrics.QUEUE_ROWS.inc(len(rows))
-            self._cond.notify()
+        if not self._wake_pending:
+            # Wake the thread once the loop has run every request it could run now: they all
+            # queue first and form one batch, and the loop pays one notify per turn, not one
+            # per request. One loop turn later than at once; nothing waits on a timer.
+            self._wake_pending = True
+            loop.call_soon(self._wake)
+        # A timer on the future itself, not asyncio.wait_for: no second future and no
+        # callbacks to unhook per request. A cancelled request cancels the future, which the
+        # inference thread then skips.
+        timer = loop.call_later(timeout_s, _expire, job.future, timeout_s)
         try:
-            return await asyncio.wait_for(job.future, timeout_s)
-        except TimeoutError:
-            metrics.SHED.labels(reason="deadline").inc()
-            raise DeadlineExceeded(f"no result within REQUEST_TIMEOUT_S={timeout_s:g} s") from None
+            return await job.future
+        finally:
+            timer.cancel()
+
+    def _wake(self) -> None:
+        self._wake_pending = False
+        with self._cond:
+            self._cond.notify()
 
     def _retry_after(self) -> int:
         return max(1, math.ceil(self._queued_rows * self._seconds_per_row))
@@ -165,17 +187,18 @@ class InferenceEngine:
     def _process(self, jobs: list[_Job]) -> None:
         now = time.monotonic()
         live: list[_Job] = []
+        expired: list[_Job] = []
         for job in jobs:
             if job.future.done():  # its request already timed out or went away
                 continue
             if now > job.deadline:
                 metrics.SHED.labels(reason="deadline").inc()
-                job.loop.call_soon_threadsafe(
-                    _settle, job.future, DeadlineExceeded("expired in queue")
-                )
+                expired.append(job)
                 continue
             metrics.QUEUE_WAIT.observe(now - job.enqueued)
             live.append(job)
+        if expired:
+            _hand_back([(job, DeadlineExceeded("expired in queue")) for job in expired])
         if not live:
             return
         batch = live[0].rows if len(live) == 1 else np.concatenate([j.rows for j in live])
@@ -187,20 +210,37 @@ class InferenceEngine:
         except Exception as exc:  # a model bug fails its batch, never the thread
             self.heartbeat = time.monotonic()
             message = f"model failed: {type(exc).__name__}: {exc}"
-            for job in live:
-                # A fresh exception per request: one shared object would collect every
-                # awaiting task's traceback frames.
-                error = ModelError(message)
-                error.__cause__ = exc
-                job.loop.call_soon_threadsafe(_settle, job.future, error)
+            # A fresh exception per request: one shared object would collect every
+            # awaiting task's traceback frames.
+            _hand_back([(job, _model_error(message, exc)) for job in live])
             return
         elapsed = time.perf_counter() - started
         self.heartbeat = time.monotonic()
         self._seconds_per_row = 0.8 * self._seconds_per_row + 0.2 * elapsed / len(batch)
         metrics.INFERENCE_SECONDS.observe(elapsed)
         metrics.BATCH_ROWS.observe(len(batch))
+        results: list[tuple[_Job, np.ndarray | BaseException]] = []
         offset = 0
         for job in live:
             stop = offset + len(job.rows)
-            job.loop.call_soon_threadsafe(_settle, job.future, outputs[offset:stop])
+            results.append((job, outputs[offset:stop]))
             offset = stop
+        _hand_back(results)
+
+
+def _model_error(message: str, cause: Exception) -> ModelError:
+    error = ModelError(message)
+    error.__cause__ = cause
+    return error
+
+
+def _hand_back(results: list[tuple[_Job, np.ndarray | BaseException]]) -> None:
+    """One call_soon_threadsafe per event loop and batch (each call wakes its loop)."""
+    by_loop: dict[
+        asyncio.AbstractEventLoop,
+        list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]],
+    ] = {}
+    for job, result in results:
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled)

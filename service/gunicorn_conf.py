@@ -28,6 +28,11 @@ except ValueError as exc:
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(_plan.threads)
 os.environ[PLAN_ENV] = json.dumps(_plan.as_dict())
+# The workers share one listening socket, and libuv (uvloop) accepts every pending connection
+# in one go: whichever worker wakes first took most of a burst of keep-alive connections, and
+# the other batched 1-4 rows at a time (reports/benchmark.md). One accept per wake-up lets the
+# other worker take its share. libuv reads this when a worker starts listening.
+os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 # Multiprocess metrics must be configured before a worker imports prometheus_client.
 _metrics_dir = str(
     settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="corebound-metrics-")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -21,9 +20,21 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http_metrics
 
+# The two request metrics prometheus-fastapi-instrumentator gave (same names, labels and
+# buckets), now written by service/http_metrics.py: the library re-matched every request
+# against all routes and built a Request and a Response per request (reports/benchmark.md).
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "Total number of requests by method, status and handler.",
+    ["handler", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Duration of HTTP requests in seconds",
+    ["handler", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
 BATCH_ROWS = Histogram(
     "corebound_batch_rows",
     "Rows per model call (micro-batch size).",
@@ -51,19 +62,6 @@ CLIENT_GONE = Counter(
     "corebound_client_disconnects_total",
     "Requests whose client hung up before its body was read (answered 499, not an error).",
 )
-
-QUIET_PATHS = ["/metrics", "/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"]
-
-
-def instrument(app: FastAPI) -> None:
-    # Two metrics, not the library's five: each is a multiprocess file write per request,
-    # measured at 5-10 % of throughput (reports/benchmark.md) for sizes nobody asked for.
-    instrumentator = Instrumentator(excluded_handlers=QUIET_PATHS)
-    instrumentator.add(
-        http_metrics.requests(),
-        http_metrics.latency(buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)),
-    )
-    instrumentator.instrument(app)
 
 
 def render() -> tuple[bytes, str]:

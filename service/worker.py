@@ -19,6 +19,9 @@ class CoreboundWorker(UvicornWorker):
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         "loop": "auto",
         "http": "service.http_limits:LimitedHttpToolsProtocol",
+        # uvicorn's X-Forwarded-* rewriting is one more ASGI layer per request, for a client
+        # address and scheme nothing here reads (no access log; gunicorn trusts only loopback).
+        "proxy_headers": False,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,15 +1,17 @@
-"""python -m scripts.bench [...] compares serving patterns; `... bench oip` the OIP's two forms."""
+"""python -m scripts.bench [...] compares serving patterns; `... bench oip` the OIP's two forms;
+`... bench hotpath` profiles a worker under load; `... bench stack` the in-process stack cost."""
 
 from __future__ import annotations
 
 import sys
 
-from scripts.bench import cli, oip
+from scripts.bench import cli, hotpath, oip, stack
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["oip"]:
-        return oip.main(argv[1:])
+    commands = {"oip": oip.main, "hotpath": hotpath.main, "stack": stack.main}
+    if argv[:1] and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
     return cli.main(argv)
 
 

@@ -87,6 +87,8 @@ class Row:
     client_cores: float  # wrk's own CPU: it shares the machine with the server
     load_average: float
     rps_rounds: list[float] = field(default_factory=list)  # every round's req/s, in run order
+    # corebound only: cumulative `corebound_batch_rows` buckets gained during the cell
+    batch_rows: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -149,10 +151,16 @@ def run_load(
     )
 
 
-def compute_limit(seconds: float = 1.0) -> list[dict[str, Any]]:
+def holdout_rows() -> np.ndarray:
+    return np.asarray(json.loads(HOLDOUT.read_text())["inputs"], np.float32)
+
+
+def compute_limit(
+    seconds: float = 1.0, model_dir: Path = DEFAULT_MODEL_DIR, inputs: np.ndarray | None = None
+) -> list[dict[str, Any]]:
     """Rows/s of `predict` in this process at batch 1 and 32, with 1 and 2 BLAS threads."""
-    model = load_artifact(DEFAULT_MODEL_DIR)
-    inputs = np.asarray(json.loads(HOLDOUT.read_text())["inputs"], np.float32)
+    model = load_artifact(model_dir)
+    inputs = holdout_rows() if inputs is None else inputs
     out = []
     for threads in (1, 2):
         with threadpool_limits(limits=threads):

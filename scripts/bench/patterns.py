@@ -22,6 +22,7 @@ class Pattern:
     workers: int
     blas_one: bool = True  # BLAS env vars = 1 per worker; False = left unset (BLAS default)
     env: dict[str, str] = field(default_factory=dict)
+    kind: str = "v1"  # the requests it gets: scripts.bench.requests.KINDS
 
 
 def patterns(cores: int) -> dict[str, Pattern]:
@@ -51,6 +52,21 @@ def patterns(cores: int) -> dict[str, Pattern]:
                 env={"BENCH_POOL_PROCESSES": str(cores)},
             ),
             Pattern("control", f"no-model control, {cores} workers", "control_app", cores),
+            Pattern(
+                "corebound-floor",
+                "corebound on the floor model (no model compute)",
+                None,
+                cores,
+                env={"MODEL_CLASS": "scripts.bench.floor:load"},
+            ),
+            Pattern("corebound-oip-json", "corebound, OIP JSON", None, cores, kind="oip-json"),
+            Pattern(
+                "corebound-oip-binary",
+                "corebound, OIP binary tensors",
+                None,
+                cores,
+                kind="oip-binary",
+            ),
         )
     }
 
@@ -67,8 +83,10 @@ def corebound_variant(spec: str, cores: int) -> Pattern:
     )
 
 
-def base_env(pattern: Pattern) -> dict[str, str]:
+def base_env(pattern: Pattern, model_dir: Path | None = None) -> dict[str, str]:
     env = clean_env()
+    if model_dir is not None:
+        env["MODEL_DIR"] = str(model_dir)
     if pattern.blas_one and pattern.app is not None:
         # corebound sets these itself in gunicorn_conf.py from its plan.
         env.update(dict.fromkeys(BLAS_VARS, "1"))
@@ -83,9 +101,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(pattern: Pattern) -> Iterator[Server]:
+def serve(pattern: Pattern, model_dir: Path | None = None) -> Iterator[Server]:
+    env = base_env(pattern, model_dir)
     if pattern.app is None:
-        with run_service(base_env(pattern), wait_workers=pattern.workers) as svc:
+        with run_service(env, wait_workers=pattern.workers) as svc:
             yield Server(svc.url, svc.process.pid)
         return
     port = free_port()
@@ -99,7 +118,7 @@ def serve(pattern: Pattern) -> Iterator[Server]:
         process = subprocess.Popen(
             cmd,
             cwd=REPO,
-            env=base_env(pattern),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

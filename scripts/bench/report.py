@@ -1,4 +1,4 @@
-"""The benchmark's report: targets, ratios, the machine, markdown."""
+"""The benchmark's report: the machine, the tables, markdown (goals: scripts/bench/goals.py)."""
 
 from __future__ import annotations
 
@@ -13,92 +13,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info
 
+from scripts.bench import goals, hotpath
+from scripts.bench.goals import pick
 from scripts.bench.load import Row
 from service.cgroups import detect_cpu_limit
-
-# What corebound is meant to reach against the other patterns, checked at these points.
-TARGET_CONCURRENCY = 32
-
-TARGET_VS_BEST_OTHER = 1.5
-
-TARGET_VS_CEILING = 0.70
-
-TARGET_HEALTHZ_P99_MS = 20.0
-
-
-def pick(rows: list[Row], name: str, concurrency: int) -> Row | None:
-    return next((r for r in rows if r.pattern == name and r.concurrency == concurrency), None)
-
-
-OTHERS = ("threadpool", "threadpool-blas-default", "loop", "process-pool")
-
-
-def model_bound(rows: list[Row], compute: list[dict[str, Any]], cores: int) -> dict[str, Any]:
-    """What c=32 could reach if serving cost nothing beyond the control's HTTP + JSON work.
-
-    Per request the cores pay the control's cost plus one row of the model at batch 32:
-    1 / (1 / control req/s + 1 / (cores x rows/s at batch 32, BLAS 1)).
-    """
-    ceiling = pick(rows, "control", TARGET_CONCURRENCY)
-    batch = next((c for c in compute if c["blas_threads"] == 1 and c["batch"] == 32), None)
-    if ceiling is None or batch is None:
-        return {}
-    model_rps = cores * batch["rows_per_s"]
-    bound = 1 / (1 / ceiling.rps + 1 / model_rps)
-    return {"model_rows_per_s": model_rps, "bound_rps": bound, "share": bound / ceiling.rps}
-
-
-def targets(rows: list[Row]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    c = TARGET_CONCURRENCY
-    core = pick(rows, "corebound", c)
-    if core is None:
-        return out
-    others = [r for r in (pick(rows, n, c) for n in OTHERS) if r is not None]
-    if others:
-        best = max(others, key=lambda r: r.rps)
-        ratio = core.rps / best.rps
-        out.append(
-            {
-                "target": f"c={c}: req/s >= {TARGET_VS_BEST_OTHER}x best other served pattern",
-                "value": f"{ratio:.2f}x ({core.rps:.0f} vs {best.rps:.0f}, {best.pattern})",
-                "ratio": ratio,
-                "reached": ratio >= TARGET_VS_BEST_OTHER,
-            }
-        )
-    ceiling = pick(rows, "control", c)
-    if ceiling is not None:
-        ratio = core.rps / ceiling.rps
-        out.append(
-            {
-                "target": f"c={c}: req/s >= {TARGET_VS_CEILING:.0%} of the no-model ceiling",
-                "value": f"{ratio:.0%} ({core.rps:.0f} vs {ceiling.rps:.0f})",
-                "ratio": ratio,
-                "reached": ratio >= TARGET_VS_CEILING,
-            }
-        )
-    mine = [r for r in rows if r.pattern == "corebound"]
-    worst = max(mine, key=lambda r: r.healthz_p99_ms)
-    out.append(
-        {
-            "target": f"/healthz p99 <= {TARGET_HEALTHZ_P99_MS:g} ms under load (worst c)",
-            "value": f"{worst.healthz_p99_ms:.1f} ms at c={worst.concurrency}",
-            "ratio": worst.healthz_p99_ms / TARGET_HEALTHZ_P99_MS,
-            "reached": worst.healthz_p99_ms <= TARGET_HEALTHZ_P99_MS
-            and worst.healthz_failures == 0,
-        }
-    )
-    one, pool_one = pick(rows, "corebound", 1), pick(rows, "threadpool", 1)
-    if one is not None and pool_one is not None:
-        out.append(
-            {
-                "target": "c=1: p50 no worse than the gunicorn `def` pattern",
-                "value": f"{one.p50_ms:.2f} ms vs {pool_one.p50_ms:.2f} ms",
-                "ratio": one.p50_ms / pool_one.p50_ms,
-                "reached": one.p50_ms <= pool_one.p50_ms,
-            }
-        )
-    return out
 
 
 def machine() -> dict[str, Any]:
@@ -145,8 +63,10 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
         "(1 min). The load client runs on the same cores as the server, and other work on the "
         "machine competes with both: compare rows of one run, not runs.",
         "",
-        f"Each cell: wrk, {run['threads']} thread, {run['duration_s']:g} s, one held-out row per "
-        "POST /v1/predict over keep-alive connections, after a warm-up; `/healthz` probed every "
+        f"Model: {model_line(result)}. "
+        f"Each cell: wrk, {run['threads']} thread, {run['duration_s']:g} s, one row per request "
+        "(POST /v1/predict unless the pattern says OIP: POST /v2/models/{name}/infer) over "
+        "keep-alive connections, after a warm-up; `/healthz` probed every "
         "~20 ms on a fresh connection by a separate process during the same seconds. "
         "`server cores` / `wrk cores`: CPU time used over wall time. Errors: non-2xx + socket "
         "errors (wrk timeout 10 s). Every served pattern: gunicorn + UvicornWorker (uvloop, "
@@ -161,20 +81,10 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
             "brackets: the spread is the machine's noise.",
             "",
         ]
-    lines += ["## Targets (c = 32 unless stated)", "", "| target | measured | reached |"]
+    lines += ["## Goals (issue 12)", "", "| goal | measured | reached |"]
     lines += ["| --- | --- | --- |"]
     for t in result["targets"]:
         lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['reached'] else 'no'} |")
-    bound = result.get("model_bound")
-    if bound:
-        lines += [
-            "",
-            f"The model alone bounds the ceiling ratio: {bound['model_rows_per_s']:.0f} rows/s "
-            "on all cores at batch 32 (compute limit below) plus the control's HTTP + JSON "
-            f"cost per request allows at most {bound['bound_rps']:.0f} req/s at c=32, "
-            f"{bound['share']:.0%} of the ceiling, even if queueing, batching and metrics "
-            "cost nothing.",
-        ]
     lines += ["", "## Served patterns", ""]
     header = (
         "| pattern | c | req/s | p50 ms | p99 ms | errors | /healthz p50 ms | /healthz p99 ms "
@@ -204,6 +114,8 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
             cells.append(f"{core.rps / other.rps:.2f}" if core and other and other.rps else "n/a")
         label = next(r.label for r in rows if r.pattern == name)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += goals.markdown(result, rows)
+    lines += profile_section(result)
     lines += ["", "## Compute limit (the model alone, in one process)", ""]
     lines += ["| BLAS threads | batch | ms per call | rows/s |", "| ---: | ---: | ---: | ---: |"]
     for c in result["compute"]:
@@ -213,6 +125,34 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def model_line(result: dict[str, Any]) -> str:
+    model = result.get("model", {})
+    if model.get("which") == "wide":
+        return f"`{model['name']}`, an MLP 512->2048->2048->2048->10 (float32) made by the run"
+    return f"`{model.get('name', 'default')}`, the embedded default model (64 inputs)"
+
+
+def profile_section(result: dict[str, Any]) -> list[str]:
+    profiles = {}
+    if result.get("profile_baseline"):
+        profiles["before"] = hotpath.from_dict(result["profile_baseline"])
+    if result.get("profile"):
+        profiles["now"] = hotpath.from_dict(result["profile"])
+    if not profiles:
+        return []
+    lines = ["", "## Profile of a worker at c = 32 (py-spy)", ""]
+    lines.append(
+        "Samples of one worker's threads, the event loop's by the innermost layer they were in"
+        " (scripts/bench/hotpath.py); us/request = share x the server's CPU per request, an"
+        " estimate. `before`: the baseline file given with `--profile`, measured from an older"
+        " checkout with `python -m scripts.bench hotpath --tree CHECKOUT`."
+    )
+    source = result.get("profile_baseline", {}).get("source")
+    if source:
+        lines.append(f"`before`: {source}.")
+    return [*lines, "", hotpath.table(profiles)]
 
 
 def pick_median(cells: list[Row]) -> Row:

@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,16 @@ def write_weight(path: Path, rows: int, cols: int, rng: np.random.Generator) -> 
     del out
 
 
-def make(size_mib: float, out: Path, seed: int = 0) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+def make(size_mib: float, out: Path, seed: int = 0) -> dict[str, Any]:
     count, width = hidden_shape(size_mib)
     dims = [INPUT_DIM, width, *([width] * count), OUTPUTS]
+    return make_mlp(dims, out, f"synthetic-{round(size_mib)}mib", seed)
+
+
+def make_mlp(dims: list[int], out: Path, name: str, seed: int = 0) -> dict[str, Any]:
+    """An MLP with these layer widths (inputs first, labels last), ReLU then softmax."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
     layers = []
     for i, (rows, cols) in enumerate(itertools.pairwise(dims)):
         write_weight(out / f"layer{i}_weight.npy", rows, cols, rng)
@@ -57,10 +63,10 @@ def make(size_mib: float, out: Path, seed: int = 0) -> dict:
             }
         )
     meta = {
-        "name": f"synthetic-{round(size_mib)}mib",
+        "name": name,
         "version": f"seed{seed}",
-        "input_dim": INPUT_DIM,
-        "labels": [str(i) for i in range(OUTPUTS)],
+        "input_dim": dims[0],
+        "labels": [str(i) for i in range(dims[-1])],
         "layers": layers,
     }
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")

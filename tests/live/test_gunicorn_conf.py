@@ -3,6 +3,8 @@ directory clean-up removes only the metric files it owns."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 from pathlib import Path
 
@@ -31,3 +33,21 @@ def test_bad_gunicorn_setting_is_refused_naming_the_variable(name: str, value: s
     output = result.stderr + result.stdout
     assert result.returncode != 0
     assert f"{name}={value!r}" in output and "Traceback" not in output
+
+
+def test_a_burst_of_keep_alive_connections_reaches_both_workers() -> None:
+    # With libuv's default the first worker to wake accepts the whole burst.
+    with run_service({"WEB_CONCURRENCY": "2"}, wait_workers=2) as svc:
+        host, port = svc.url.removeprefix("http://").split(":")
+        connections = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(16)]
+        try:
+            for conn in connections:
+                conn.connect()
+            pids = set()
+            for conn in connections:
+                conn.request("GET", "/info")
+                pids.add(json.loads(conn.getresponse().read())["pid"])
+        finally:
+            for conn in connections:
+                conn.close()
+    assert len(pids) == 2

@@ -16,6 +16,8 @@ INFER = r"^/v2/models/\{model_name\}(/versions/\{model_version\})?/infer$"
 def schemathesis(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
         str(SCHEMATHESIS),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         url + "/openapi.json",
         "--mode",

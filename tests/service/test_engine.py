@@ -229,3 +229,38 @@ async def test_no_draining_state_after_stop_only_a_refusal() -> None:
     with pytest.raises(Overloaded, match="stopped"):
         await engine.infer(rows(1), 5)
     assert _shed("draining") == before == 0.0
+
+
+async def test_a_batch_wakes_the_loop_once_not_once_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = GatedModel()
+    engine = make(model)
+    model.gate.clear()
+    first = asyncio.ensure_future(engine.infer(rows(1), 5))
+    await asyncio.to_thread(model.entered.wait, 5)
+    rest = [asyncio.ensure_future(engine.infer(rows(1), 5)) for _ in range(8)]
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    wake_ups: list[object] = []
+    original = loop.call_soon_threadsafe
+
+    def counting(*args: object, **kwargs: object) -> object:
+        wake_ups.append(args[0])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    model.gate.set()
+    await asyncio.gather(first, *rest)
+    assert model.batches == [1, 8]
+    assert len(wake_ups) == 2  # one per batch
+    engine.stop()
+
+
+async def test_requests_queued_in_one_loop_turn_form_one_batch() -> None:
+    model = GatedModel()
+    engine = make(model)
+    # The thread is idle; all eight are queued before it is woken (once, after the turn).
+    await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(8)))
+    assert model.batches == [8]
+    engine.stop()

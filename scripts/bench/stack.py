@@ -1,0 +1,96 @@
+"""The service's own per-request cost in process: the ASGI stack on the floor model, no HTTP.
+
+    python -m scripts.bench stack
+
+Calls the app as uvicorn would (scope, receive, send) on uvloop, one request at a time and
+32 at once, with the floor model (scripts/bench/floor.py: the model costs nothing), so what
+is left is routing, middleware, decoding, the hand-off to the inference thread and back,
+metrics and encoding. Prints microseconds per request (the best of 7 runs: the machine is
+shared); asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+import uvloop
+
+from service.settings import DEFAULT_MODEL_DIR
+
+CASES = (("GET /healthz", "GET", "/healthz", 1), ("POST /v1/predict", "POST", "/v1/predict", 1),
+         ("POST /v1/predict", "POST", "/v1/predict", 32))  # fmt: skip
+
+
+def _scope(method: str, path: str, body: bytes) -> dict[str, Any]:
+    headers = [(b"host", b"bench"), (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "state": {}}  # fmt: skip
+
+
+async def _one(app: Any, method: str, path: str, body: bytes) -> int:
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no disconnect while the response is built
+        return {"type": "http.disconnect"}
+
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(method, path, body), receive, send)
+    return status
+
+
+async def measure(requests: int, runs: int) -> list[tuple[str, int, float]]:
+    from service.app import create_app  # after MODEL_CLASS is set
+
+    app = create_app()
+    width = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())["input_dim"]
+    body = json.dumps({"inputs": [[0.5] * width]}).encode()
+    results = []
+    async with app.router.lifespan_context(app):
+        for label, method, path, concurrency in CASES:
+            payload = body if method == "POST" else b""
+            best = float("inf")
+            for _ in range(runs):
+                done, started = 0, time.perf_counter()
+                while done < requests:
+                    calls = (_one(app, method, path, payload) for _ in range(concurrency))
+                    statuses = await asyncio.gather(*calls)
+                    if any(s != 200 for s in statuses):
+                        raise RuntimeError(f"{label}: got {statuses}")
+                    done += concurrency
+                best = min(best, (time.perf_counter() - started) / done * 1e6)
+            results.append((label, concurrency, best))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench stack")
+    parser.add_argument("--requests", type=int, default=2000, help="per run")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    os.environ["MODEL_CLASS"] = "scripts.bench.floor:load"
+    for label, concurrency, us in uvloop.run(measure(args.requests, args.runs)):
+        print(f"{label:18} c={concurrency:<3} {us:7.1f} us/request")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
