@@ -8,14 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from paths import REPO
 
 
-@pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (scripts/setup --system)"
-)
 def test_benchmark_smoke(tmp_path: Path) -> None:
+    assert shutil.which("wrk"), "wrk is not installed (scripts/setup --system)"
     cmd = [
         sys.executable,
         "-m",

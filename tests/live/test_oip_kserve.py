@@ -18,7 +18,7 @@ KSERVE_PYTHON = REPO / ".tools" / "kserve" / "bin" / "python"
 
 def test_kserve_rest_client_speaks_to_the_service(tmp_path: Path) -> None:
     if not KSERVE_PYTHON.exists():
-        pytest.skip("KServe's venv is missing: run `scripts/setup --dev`")
+        pytest.fail("KServe's venv is missing: run `scripts/setup --dev`")
     rows = holdout()[0][:6]
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     with run_service() as svc:
