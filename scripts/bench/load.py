@@ -23,42 +23,6 @@ from service.settings import DEFAULT_MODEL_DIR
 
 HOLDOUT = REPO / "loadtests" / "data" / "digits_holdout.json"
 
-LUA = """
-local bodies = {%(bodies)s}
-local requests = {}
-local i = 0
-
-function init(args)
-  local headers = {["Content-Type"] = "application/json"}
-  for k, body in ipairs(bodies) do
-    requests[k] = wrk.format("POST", "/v1/predict", headers, body)
-  end
-end
-
-function request()
-  i = i %% #requests + 1
-  return requests[i]
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests": %%d, "duration_us": %%d, "connect": %%d, "read": %%d, "write": %%d,'
-    .. ' "status": %%d, "timeout": %%d, "p50_us": %%d, "p99_us": %%d, "max_us": %%d}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
-"""
-
-
-def write_lua(directory: Path) -> Path:
-    # A different held-out row per request; wrk.format'ed once, so the client stays cheap.
-    inputs = json.loads(HOLDOUT.read_text())["inputs"]
-    bodies = ",".join("[=[" + json.dumps({"inputs": [row]}) + "]=]" for row in inputs)
-    path = directory / "predict.lua"
-    path.write_text(LUA % {"bodies": bodies})
-    return path
-
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
