@@ -32,6 +32,17 @@ def _pad(body: bytes) -> bytes:
     return body[:-1] + b" " * (LIMIT - len(body)) + body[-1:]
 
 
+def _binary_tensor() -> tuple[bytes, dict[str, str]]:
+    """The binary tensor data extension: a JSON header, then 256 x 64 raw float32, padded to
+    the body limit in the header (whitespace, building nothing)."""
+    data = b"\0" * (ROWS * DIM * 4)
+    tensor = {"name": "input-0", "shape": [ROWS, DIM], "datatype": "FP32",
+              "parameters": {"binary_data_size": len(data)}}  # fmt: skip
+    header = orjson.dumps({"inputs": [tensor]})
+    header = header[:-1] + b" " * (LIMIT - len(header) - len(data)) + header[-1:]
+    return header + data, {"inference-header-content-length": str(len(header))}
+
+
 def shapes() -> dict[str, tuple[str, bytes, int]]:
     """name -> (path, the largest body of that shape the limits admit, expected status)."""
     row = b"[" + b", ".join([WIDEST] * DIM) + b"]"
@@ -49,6 +60,7 @@ def shapes() -> dict[str, tuple[str, bytes, int]]:
     return {
         "floats": ("/v1/predict", _pad(floats), 200),
         "v2-floats": ("/v2/models/digits-mlp/infer", _pad(v2), 200),
+        "v2-binary": ("/v2/models/digits-mlp/infer", _binary_tensor()[0], 200),
         "tiny-rows": ("/v1/predict", _pad(tiny_rows), 422),
         "tiny-strings": ("/v1/predict", _pad(strings), 422),
         "deep-nesting": ("/v1/predict", _pad(deep), 422),
@@ -58,6 +70,8 @@ def shapes() -> dict[str, tuple[str, bytes, int]]:
 
 
 SHAPES = shapes()
+BINARY_BODY = SHAPES["v2-binary"][1]
+BINARY_HEADERS = _binary_tensor()[1]
 
 
 def test_every_shape_is_as_large_as_the_limit_admits() -> None:
@@ -103,6 +117,8 @@ def test_eight_concurrent_maximal_requests_of_every_shape_in_the_planned_memory(
 
                 def post(_: int, path: str = path, body: bytes = body) -> int:
                     headers = {"content-type": "application/json"}
+                    if body is BINARY_BODY:
+                        headers = {"content-type": "application/octet-stream", **BINARY_HEADERS}
                     return http.post(path, content=body, headers=headers).status_code
 
                 for _ in range(3):
