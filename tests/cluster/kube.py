@@ -51,6 +51,18 @@ class Cluster:
             "--set", f"loadtest.image.tag={loadtest_tag}",
         ]  # fmt: skip
 
+    def assert_no_restarts(self, namespace: str) -> None:
+        """No service container restarted or was OOM-killed (the memory plan held)."""
+        pods = self.json("--namespace", namespace, "get", "pods", "-l",
+                         "app.kubernetes.io/name=corebound")["items"]  # fmt: skip
+        for pod in pods:
+            for status in pod["status"].get("containerStatuses") or []:
+                last = (status.get("lastState") or {}).get("terminated") or {}
+                assert status["restartCount"] == 0 and last.get("reason") != "OOMKilled", (
+                    pod["metadata"]["name"],
+                    status,
+                )
+
     @contextmanager
     def port_forward(self, namespace: str, target: str, remote_port: int) -> Iterator[int]:
         """`kubectl port-forward` to a free local port on 127.0.0.1; yields that port."""

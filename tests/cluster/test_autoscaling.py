@@ -70,6 +70,7 @@ def test_step_load_scales_the_deployment_and_holds_a_loose_slo(
     assert (tmp_path / "cluster-corebound.png").stat().st_size > 0
     summary = json.loads(tl.verdict_line)
     assert summary["slo"] == "PASS" and summary["requests"] > 0
+    cluster.assert_no_restarts(NAMESPACE)
 
 
 def test_an_impossible_slo_fails_the_test(cluster: Cluster, release: None) -> None:

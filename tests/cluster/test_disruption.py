@@ -57,6 +57,7 @@ def test_rolling_update_under_load_loses_no_request(cluster: Cluster, release: N
     assert result["requests"] > 100
     assert result["failures"] == 0, result
     assert result["phase"] == "Succeeded", result
+    cluster.assert_no_restarts(NAMESPACE)
 
 
 def _evict(cluster: Cluster, pod: str) -> tuple[int, str]:
