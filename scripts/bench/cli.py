@@ -12,7 +12,7 @@ every ~20 ms on a fresh connection (as a kubelet probe does). Also measured: the
 in this process at batch 1 and 32 (the compute limit), corebound on a model that costs nothing
 (its own HTTP floor), its batch sizes per cell and, with `--profile`, a py-spy profile of a
 worker at c=32. Writes `benchmark.md` (`benchmark-wide.md` for the wide model; tables, the
-goals of issue 12, machine notes) and the JSON beside it into `--out`. It prints numbers; it
+goals, machine notes) and the JSON beside it into `--out`. It prints numbers; it
 asserts nothing.
 """
 

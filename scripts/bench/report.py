@@ -81,7 +81,7 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
             "brackets: the spread is the machine's noise.",
             "",
         ]
-    lines += ["## Goals (issue 12)", "", "| goal | measured | reached |"]
+    lines += ["## Goals", "", "| goal | measured | reached |"]
     lines += ["| --- | --- | --- |"]
     for t in result["targets"]:
         lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['reached'] else 'no'} |")
