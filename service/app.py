@@ -36,7 +36,9 @@ log = logging.getLogger("corebound")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     rt: Runtime = app.state.runtime
     s = rt.settings
-    rt.model = await asyncio.to_thread(load_model, s.model_dir, s.model_class, s.model_mmap)
+    rt.model = await asyncio.to_thread(
+        load_model, s.model_dir, s.model_class, s.model_mmap, s.model_runtime, rt.plan.threads
+    )
     rt.engine = InferenceEngine(
         rt.model.predictor.predict,
         max_batch=s.max_batch_size,

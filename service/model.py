@@ -64,7 +64,10 @@ def _load_array(path: Path, mmap: bool) -> np.ndarray:
     return np.asarray(array)
 
 
-def load_artifact(model_dir: Path, mmap: bool = True) -> LoadedModel:
+def load_artifact(
+    model_dir: Path, mmap: bool = True, runtime: str = "onnxruntime", threads: int = 1
+) -> LoadedModel:
+    """`runtime`: "onnxruntime" (weights packed once per process) or "numpy" (MODEL_RUNTIME)."""
     meta = json.loads((model_dir / "model.json").read_text())
     layers = []
     total = 0
@@ -85,8 +88,15 @@ def load_artifact(model_dir: Path, mmap: bool = True) -> LoadedModel:
     labels = [str(label) for label in meta.get("labels", [])]
     if labels and len(labels) != width:
         raise ValueError(f"{len(labels)} labels for {width} outputs")
+    predictor: Predictor = MLP(layers)
+    if runtime == "onnxruntime":
+        from service.packed_mlp import PackedMLP  # the numpy runtime never loads ONNX Runtime
+
+        predictor = PackedMLP(layers, threads)
+    elif runtime != "numpy":
+        raise ValueError(f"MODEL_RUNTIME must be 'onnxruntime' or 'numpy', got {runtime!r}")
     return LoadedModel(
-        predictor=MLP(layers),
+        predictor=predictor,
         name=str(meta["name"]),
         version=str(meta.get("version", "1")),
         input_dim=int(meta["input_dim"]),
@@ -117,7 +127,13 @@ def load_custom(spec: str, model_dir: Path) -> LoadedModel:
     )
 
 
-def load_model(model_dir: Path, model_class: str | None, mmap: bool = True) -> LoadedModel:
+def load_model(
+    model_dir: Path,
+    model_class: str | None,
+    mmap: bool = True,
+    runtime: str = "onnxruntime",
+    threads: int = 1,
+) -> LoadedModel:
     if model_class:
         return load_custom(model_class, model_dir)
-    return load_artifact(model_dir, mmap)
+    return load_artifact(model_dir, mmap, runtime, threads)

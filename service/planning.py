@@ -29,6 +29,8 @@ def plan_for(settings: Settings) -> Plan:
         web_concurrency=settings.web_concurrency,
         threads=settings.omp_num_threads,
         mmap=settings.model_mmap,
+        # Only the built-in MLP is packed; a MODEL_CLASS factory holds its own weights.
+        packed=settings.model_runtime == "onnxruntime" and settings.model_class is None,
         worker_overhead_mib=settings.worker_overhead_mib,
         headroom_mib=settings.memory_headroom_mib,
         max_body_bytes=planned_body_bytes(settings),

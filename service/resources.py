@@ -46,7 +46,7 @@ class Plan:
     workers: int
     threads: int
     model_mib: float
-    model_copies: int
+    model_copies: int  # the mapped or private source copies + one packed copy per worker
     worker_overhead_mib: int
     headroom_mib: int
     memory_mib: int
@@ -54,6 +54,8 @@ class Plan:
     max_body_bytes: int = DEFAULT_BODY_BYTES
     memory_limit_mib: int | None = None
     note: str = ""
+    model_mmap: bool = True
+    model_packed: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +88,7 @@ def plan(
     web_concurrency: int | None = None,
     threads: int | None = None,
     mmap: bool = True,
+    packed: bool = True,
     worker_overhead_mib: int = 96,
     headroom_mib: int = 128,
     max_body_bytes: int = DEFAULT_BODY_BYTES,
@@ -96,7 +99,9 @@ def plan(
     workers: WEB_CONCURRENCY when given; throughput mode one per whole core; latency mode one.
     threads: OMP_NUM_THREADS when given; else the cores a worker owns, at least one.
     memory: copies x model + workers x (overhead + requests) + headroom, copies = 1 when
-    memory-mapped; requests = the body limit x (parse slots + BODY_EXPANSION).
+    memory-mapped (else one per worker), plus one per worker when `packed` (MODEL_RUNTIME
+    onnxruntime packs the weights in each worker); requests = the body limit x (parse slots +
+    BODY_EXPANSION).
     """
     if mode not in ("throughput", "latency"):
         raise ValueError(f"CONCURRENCY_MODE must be 'throughput' or 'latency', got {mode!r}")
@@ -108,7 +113,7 @@ def plan(
         workers = max(1, math.floor(cpu_limit))
     if threads is None:
         threads = max(1, math.floor(cpu_limit / workers))
-    copies = 1 if mmap else workers
+    copies = _copies(workers, mmap, packed)
     requests = request_mib(max_body_bytes, parse_concurrency)
     memory = math.ceil(
         copies * model_mib + workers * (worker_overhead_mib + requests) + headroom_mib
@@ -125,7 +130,13 @@ def plan(
         memory_mib=memory,
         request_mib=requests,
         max_body_bytes=max_body_bytes,
+        model_mmap=mmap,
+        model_packed=packed,
     )
+
+
+def _copies(workers: int, mmap: bool, packed: bool) -> int:
+    return (1 if mmap else workers) + (workers if packed else 0)
 
 
 def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
@@ -134,10 +145,9 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
         return p
     if p.memory_mib <= memory_limit_mib:
         return _replace(p, memory_limit_mib=memory_limit_mib)
-    shared = p.model_mib if p.model_copies == 1 else 0.0
-    per_worker = (
-        p.worker_overhead_mib + p.request_mib + (0.0 if p.model_copies == 1 else p.model_mib)
-    )
+    shared = p.model_mib if p.model_mmap else 0.0
+    copies_per_worker = (0 if p.model_mmap else 1) + (1 if p.model_packed else 0)
+    per_worker = p.worker_overhead_mib + p.request_mib + copies_per_worker * p.model_mib
     fit = math.floor((memory_limit_mib - p.headroom_mib - shared) / per_worker)
     if fit < 1:
         raise ValueError(
@@ -147,7 +157,7 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
             f" per worker + {p.headroom_mib} MiB"
             f" headroom = {shared + per_worker + p.headroom_mib:.0f} MiB needed"
         )
-    copies = 1 if p.model_copies == 1 else fit
+    copies = _copies(fit, p.model_mmap, p.model_packed)
     memory = math.ceil(
         copies * p.model_mib + fit * (p.worker_overhead_mib + p.request_mib) + p.headroom_mib
     )

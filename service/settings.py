@@ -20,6 +20,11 @@ class Settings(BaseSettings):
         None, description="`module:factory` returning an object with predict(batch) -> batch."
     )
     model_mmap: bool = Field(True, description="Memory-map weights so workers share one copy.")
+    model_runtime: Literal["onnxruntime", "numpy"] = Field(
+        "onnxruntime",
+        description="Runs the built-in MLP: onnxruntime packs the weights once per worker"
+        " (faster batches, one more copy per worker); numpy shares the mapped copy only.",
+    )
     web_concurrency: int | None = Field(None, ge=1, le=256)
     omp_num_threads: int | None = Field(None, ge=1, le=256)
     concurrency_mode: Literal["throughput", "latency"] = "throughput"

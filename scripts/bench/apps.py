@@ -6,7 +6,7 @@ Every app loads the model with corebound's own loader and decodes, validates and
 corebound's own functions (`service.codec`, `routes_v1.decode_predict`), so only the serving
 pattern differs. Each serves `GET /healthz` (trivial, async) and `POST /v1/predict` with the
 same request and response JSON as corebound. BLAS threads come from the environment the
-benchmark starts gunicorn with.
+benchmark starts gunicorn with, and the model runtime's threads follow them (`load`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
+from threadpoolctl import threadpool_info
 
 from service import codec
 from service.model import LoadedModel, load_artifact
@@ -35,6 +36,12 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # corebound's default MAX_BODY_BYTES
 
 def model_dir() -> Path:
     return Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def load(directory: Path | None = None) -> LoadedModel:
+    """corebound's loader and runtime, with as many threads as BLAS has in this process."""
+    threads = max((p["num_threads"] for p in threadpool_info()), default=1)
+    return load_artifact(directory or model_dir(), threads=threads)
 
 
 def decode(body: bytes, input_dim: int) -> np.ndarray:
@@ -70,7 +77,7 @@ def _base(
 
 def threadpool_app() -> FastAPI:
     """`def` endpoint: FastAPI runs parse, predict and encode in its threadpool (40 threads)."""
-    model = load_artifact(model_dir())
+    model = load()
     app = _base()
 
     # The body is read on the loop (as FastAPI does for any body parameter); the rest is sync.
@@ -84,7 +91,7 @@ def threadpool_app() -> FastAPI:
 
 def loop_app() -> FastAPI:
     """`async def` endpoint calling the model directly: the event loop blocks while it runs."""
-    model = load_artifact(model_dir())
+    model = load()
     app = _base()
 
     @app.post("/v1/predict")
@@ -100,7 +107,7 @@ _pool_model: LoadedModel | None = None
 
 def _pool_init(directory: str) -> None:
     global _pool_model
-    _pool_model = load_artifact(Path(directory))
+    _pool_model = load(Path(directory))
     _pool_model.predictor.predict(np.zeros((1, _pool_model.input_dim), np.float32))
 
 
@@ -111,7 +118,7 @@ def _pool_predict(rows: np.ndarray) -> np.ndarray:
 
 def process_pool_app() -> FastAPI:
     """A ProcessPoolExecutor made at start (each process loads the model); requests await it."""
-    model = load_artifact(model_dir())  # metadata (input dim, labels) for the worker itself
+    model = load()  # metadata (input dim, labels) for the worker itself
     processes = int(os.environ.get("BENCH_POOL_PROCESSES", "2"))
     state: dict[str, ProcessPoolExecutor] = {}
 
@@ -150,7 +157,7 @@ def process_pool_app() -> FastAPI:
 
 def control_app() -> FastAPI:
     """No model: parse, validate and encode a constant 10-wide output (the HTTP + JSON ceiling)."""
-    model = load_artifact(model_dir())
+    model = load()
     width = len(model.labels) or 10
     constant = np.full((1, width), 1.0 / width, np.float32)
     app = _base()

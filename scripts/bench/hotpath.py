@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Where the model runs: the numpy MLP, or the session of the ONNX Runtime one.
+MODEL_FILES = ("service/model.py", "service/packed_mlp.py")
 # Innermost first wins: a sample inside codec called from a route counts as codec.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("model", ("service/model.py",)),
+    ("model", MODEL_FILES),
     ("decode, validate, encode", ("service/codec.py", "service/oip_", "service/routes_", "numpy/",
                                   "orjson")),
     ("engine hand-off", ("service/engine.py", "threading.py")),
@@ -89,7 +91,7 @@ def summarize(raw: Path) -> Profile:
             loop[_layer(frames[1:])] += count
         elif "inference" in frames[0]:
             inference += count
-            model += count if any("service/model.py" in f for f in frames) else 0
+            model += count if any(m in f for f in frames for m in MODEL_FILES) else 0
         else:
             other += count
     return Profile(total, loop, inference, model, other)

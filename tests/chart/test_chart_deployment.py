@@ -72,6 +72,7 @@ def test_service_environment(default: list[dict[str, Any]]) -> None:
         "OMP_NUM_THREADS": "1",
         "CONCURRENCY_MODE": "throughput",
         "MODEL_MMAP": "true",
+        "MODEL_RUNTIME": "onnxruntime",
         "WORKER_OVERHEAD_MIB": "96",
         "MEMORY_HEADROOM_MIB": "128",
         "MAX_BODY_BYTES": "431104",

@@ -16,9 +16,10 @@ from service.resources import fit_to_memory, model_mib, parse_cpu_quantity, plan
 REQ = 431_104 * 26 / 2**20
 CPUS: list[int | float | str] = [1, 2, 4, "1500m", "500m", 0.5, "2.5"]
 MODEL_MIB = [17, 500, 2048]
+RUNTIMES = ["onnxruntime", "numpy"]
 CASES: list[dict[str, Any]] = [
-    {"cpu": cpu, "model_mib": size, "mmap": mmap}
-    for cpu, size, mmap in itertools.product(CPUS, MODEL_MIB, [True, False])
+    {"cpu": cpu, "model_mib": size, "mmap": mmap, "runtime": runtime}
+    for cpu, size, mmap, runtime in itertools.product(CPUS, MODEL_MIB, [True, False], RUNTIMES)
 ]
 CASES += [
     {"cpu": cpu, "model_mib": 500, "mmap": mmap, "mode": "latency"}
@@ -46,7 +47,11 @@ def chart_values(case: dict[str, Any]) -> dict[str, Any]:
             concurrency[key] = value
     return {
         "resources": {"cpu": case["cpu"]},
-        "model": {"sizeMiB": case["model_mib"], "mmap": case["mmap"]},
+        "model": {
+            "sizeMiB": case["model_mib"],
+            "mmap": case["mmap"],
+            "runtime": case.get("runtime", "onnxruntime"),
+        },
         "concurrency": concurrency,
     }
 
@@ -64,6 +69,7 @@ def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> No
         web_concurrency=case.get("workers"),
         threads=case.get("threads"),
         mmap=case["mmap"],
+        packed=case.get("runtime", "onnxruntime") == "onnxruntime",
         worker_overhead_mib=case.get("overhead", 96),
         headroom_mib=case.get("headroom", 128),
     )
@@ -80,6 +86,7 @@ def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> No
     assert requests == limits
     assert env["CONCURRENCY_MODE"] == expected.mode
     assert env["MODEL_MMAP"] == str(case["mmap"]).lower()
+    assert env["MODEL_RUNTIME"] == case.get("runtime", "onnxruntime")
     assert int(env["WORKER_OVERHEAD_MIB"]) == expected.worker_overhead_mib
     assert int(env["MEMORY_HEADROOM_MIB"]) == expected.headroom_mib
 
@@ -96,16 +103,18 @@ def test_cpu_request_equals_limit_equals_the_value_given(cpu: int | float | str)
 @pytest.mark.parametrize(
     ("values", "workers", "threads", "memory_mib"),
     [
-        ({}, 2, 1, ceil(19 + 2 * (96 + REQ) + 128)),  # the defaults: 2 CPUs, 19 MiB mmap
-        ({"resources": {"cpu": 1}}, 1, 1, ceil(19 + 96 + REQ + 128)),
-        ({"resources": {"cpu": 4}}, 4, 1, ceil(19 + 4 * (96 + REQ) + 128)),
-        ({"resources": {"cpu": "1500m"}}, 1, 1, ceil(19 + 96 + REQ + 128)),
+        # the defaults: 2 CPUs, 19 MiB mapped once and packed per worker (onnxruntime)
+        ({}, 2, 1, ceil(3 * 19 + 2 * (96 + REQ) + 128)),
+        ({"resources": {"cpu": 1}}, 1, 1, ceil(2 * 19 + 96 + REQ + 128)),
+        ({"resources": {"cpu": 4}}, 4, 1, ceil(5 * 19 + 4 * (96 + REQ) + 128)),
+        ({"resources": {"cpu": "1500m"}}, 1, 1, ceil(2 * 19 + 96 + REQ + 128)),
         ({"resources": {"cpu": 4}, "model": {"sizeMiB": 2048, "mmap": False}},
-         4, 1, ceil(4 * 2048 + 4 * (96 + REQ) + 128)),
+         4, 1, ceil(8 * 2048 + 4 * (96 + REQ) + 128)),
         ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4,
-         ceil(19 + 96 + REQ + 128)),
+         ceil(2 * 19 + 96 + REQ + 128)),
+        ({"model": {"runtime": "numpy"}}, 2, 1, ceil(19 + 2 * (96 + REQ) + 128)),
     ],
-    ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency"],
+    ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency", "numpy"],
 )  # fmt: skip
 def test_known_answers(values: dict[str, Any], workers: int, threads: int, memory_mib: int) -> None:
     docs = ct.render(values)

@@ -53,7 +53,7 @@ def test_drift_check_notices_an_edit(tmp_path: Path) -> None:
     copy = tmp_path / "base"
     shutil.copytree(ct.K8S_DIR / "base", copy)
     deployment = copy / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("memory: 361Mi", "memory: 400Mi"))
+    deployment.write_text(deployment.read_text().replace("memory: 399Mi", "memory: 400Mi"))
     (copy / "extra.yaml").write_text("kind: ConfigMap\n")
     (copy / "service.yaml").unlink()
 

@@ -36,6 +36,7 @@ def test_memory_formula_shared_vs_private() -> None:
         "worker_overhead_mib": 100,
         "headroom_mib": 50,
         "max_body_bytes": 2**20,
+        "packed": False,
     }
     requests = 2 + resources.BODY_EXPANSION
     shared = plan(4, 500, **sizes)
@@ -44,11 +45,28 @@ def test_memory_formula_shared_vs_private() -> None:
     assert (private.model_copies, private.memory_mib) == (4, 4 * (500 + 100 + requests) + 50)
 
 
+def test_packed_runtime_adds_one_copy_per_worker() -> None:
+    # MODEL_RUNTIME=onnxruntime (the default): the mapped copy once, a packed copy per worker.
+    sizes: dict[str, Any] = {"worker_overhead_mib": 100, "headroom_mib": 50, "max_body_bytes": 0}
+    shared = plan(4, 500, **sizes)
+    private = plan(4, 500, mmap=False, **sizes)
+    assert (shared.model_copies, shared.memory_mib) == (5, 5 * 500 + 4 * 100 + 50)
+    assert (private.model_copies, private.memory_mib) == (8, 8 * 500 + 4 * 100 + 50)
+
+
 def test_fit_to_memory_reduces_private_copies() -> None:
-    wanted = plan(4, 500, mmap=False, worker_overhead_mib=100, headroom_mib=50)
+    wanted = plan(4, 500, mmap=False, packed=False, worker_overhead_mib=100, headroom_mib=50)
     fitted = fit_to_memory(wanted, 1300)  # (1300 - 50) // 600 = 2 workers
     assert (fitted.workers, fitted.model_copies, fitted.threads) == (2, 2, 2)
     assert fitted.memory_mib <= 1300 and "starting 2 workers" in fitted.note
+
+
+def test_fit_to_memory_counts_the_packed_copies() -> None:
+    # Shared 500 + per worker (100 + 500 packed): (1900 - 50 - 500) // 600 = 2 workers.
+    wanted = plan(4, 500, worker_overhead_mib=100, headroom_mib=50, max_body_bytes=0)
+    fitted = fit_to_memory(wanted, 1900)
+    assert (fitted.workers, fitted.model_copies) == (2, 3)
+    assert fitted.memory_mib == 3 * 500 + 2 * 100 + 50 <= 1900
 
 
 def test_fit_to_memory_keeps_a_plan_that_fits() -> None:

@@ -239,13 +239,13 @@ rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its s
 {{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
 {{- end }}
 
-{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom). */}}
+{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom); copies: 1 mapped (else one per worker) + one packed per worker on onnxruntime. */}}
 {{- define "corebound.memoryMiB" -}}
 {{- if .Values.resources.memoryMiB }}
 {{- int .Values.resources.memoryMiB }}
 {{- else }}
 {{- $workers := include "corebound.workers" . | int }}
-{{- $copies := ternary 1 $workers .Values.model.mmap }}
+{{- $copies := add (ternary 1 $workers .Values.model.mmap) (ternary $workers 0 (eq .Values.model.runtime "onnxruntime")) }}
 {{- $weights := mulf $copies .Values.model.sizeMiB }}
 {{- $perWorker := mulf $workers (addf .Values.concurrency.workerOverheadMiB (include "corebound.requestMiB" . | float64)) }}
 {{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
