@@ -74,11 +74,14 @@ def patterns(cores: int) -> dict[str, Pattern]:
 def corebound_variant(spec: str, cores: int) -> Pattern:
     """`MAX_WAIT_MS=1,MAX_BATCH_SIZE=32` -> an extra, labelled corebound row."""
     env = dict(item.split("=", 1) for item in spec.split(",") if item)
+    workers = int(
+        env.get("WEB_CONCURRENCY", 1 if env.get("CONCURRENCY_MODE") == "latency" else cores)
+    )
     return Pattern(
         "corebound " + ",".join(f"{k}={v}" for k, v in env.items()),
         "corebound, " + ", ".join(f"{k}={v}" for k, v in env.items()),
         None,
-        cores,
+        workers,
         env=env,
     )
 

@@ -31,11 +31,13 @@ def test_web_concurrency_wins_over_the_quota() -> None:
 
 
 def test_tight_memory_limit_starts_fewer_workers_and_says_so() -> None:
-    # Private copies: 2 workers would need 2 x 18.5 + 2 x 96 + 128 MiB; 260 MiB holds one.
+    # Private and packed copies: 2 workers would need 2 x (2 x 18.5 + 96 + 10.7 requests)
+    # + 128 = 416 MiB; 300 MiB holds one (272 MiB).
     env = {"MODEL_MMAP": "false", "WEB_CONCURRENCY": "2"}
-    with run_service(env, cpu_quota=2.0, memory_mib=260) as svc:
+    with run_service(env, cpu_quota=2.0, memory_mib=300) as svc:
         plan = httpx.get(svc.url + "/info").json()["plan"]
-        assert plan["workers"] == 1 and plan["memory_limit_mib"] == 260
+        assert plan["workers"] == 1 and plan["memory_limit_mib"] == 300
+        assert (plan["model_copies"], plan["model_packed"]) == (2, True)
         assert "starting 1 workers" in svc.log()
 
 
