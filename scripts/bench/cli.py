@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         compute = [] if args.no_compute else compute_limit(model_dir=model_dir, inputs=inputs)
         for c in compute:
             rate = c["rows_per_s"]
-            print(f"compute: BLAS {c['blas_threads']} batch {c['batch']}: {rate:.0f} rows/s")
+            print(
+                f"compute: {c['runtime']} threads {c['blas_threads']} batch {c['batch']}:"
+                f" {rate:.0f} rows/s"
+            )
         # BLAS left at default oversubscribes the cores (its threads spin), and the load it
         # leaves behind would slow whatever ran next: it runs last, shown in its place.
         order = sorted(chosen, key=lambda p: not p.blas_one)

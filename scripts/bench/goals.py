@@ -12,7 +12,7 @@ import re
 import urllib.request
 from typing import Any
 
-from scripts.bench.load import Row
+from scripts.bench.load import RUNTIMES, Row
 
 LIMIT_NOTE = (
     "The limit: what this stack could serve if HTTP cost only its own no-model floor (corebound"
@@ -40,7 +40,8 @@ def machine_limit(
 ) -> dict[str, float]:
     floor = pick(rows, "corebound-floor", concurrency)
     core = pick(rows, "corebound", concurrency)
-    batch = next((c for c in compute if c["blas_threads"] == 1 and c["batch"] == 32), None)
+    served = [c for c in compute if c.get("runtime", RUNTIMES[0]) == RUNTIMES[0]]
+    batch = next((c for c in served if c["blas_threads"] == 1 and c["batch"] == 32), None)
     if floor is None or core is None or batch is None:
         return {}
     model_rows = cores * batch["rows_per_s"]

@@ -119,30 +119,36 @@ def holdout_rows() -> np.ndarray:
     return np.asarray(json.loads(HOLDOUT.read_text())["inputs"], np.float32)
 
 
+RUNTIMES = ("onnxruntime", "numpy")  # what corebound serves with first (MODEL_RUNTIME)
+BATCHES = (1, 2, 4, 8, 16, 32)
+
+
 def compute_limit(
     seconds: float = 1.0, model_dir: Path = DEFAULT_MODEL_DIR, inputs: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
-    """Rows/s of `predict` in this process at batch 1 and 32, with 1 and 2 BLAS threads."""
-    model = load_artifact(model_dir)
+    """Rows/s of `predict` in this process by batch, with 1 and 2 threads, on each runtime."""
     inputs = holdout_rows() if inputs is None else inputs
     out = []
-    for threads in (1, 2):
-        with threadpool_limits(limits=threads):
-            for batch in (1, 32):
-                rows = inputs[:batch]
-                for _ in range(20):  # page the weights in, start BLAS threads
-                    model.predictor.predict(rows)
-                calls, started = 0, time.perf_counter()
-                while time.perf_counter() - started < seconds:
-                    model.predictor.predict(rows)
-                    calls += 1
-                elapsed = time.perf_counter() - started
-                out.append(
-                    {
-                        "blas_threads": threads,
-                        "batch": batch,
-                        "ms_per_call": elapsed / calls * 1000,
-                        "rows_per_s": calls * batch / elapsed,
-                    }
-                )
+    for runtime in RUNTIMES:
+        for threads in (1, 2):
+            model = load_artifact(model_dir, runtime=runtime, threads=threads)
+            with threadpool_limits(limits=threads):
+                for batch in BATCHES:
+                    rows = np.resize(inputs, (batch, inputs.shape[1]))
+                    for _ in range(20):  # page the weights in, start the threads
+                        model.predictor.predict(rows)
+                    calls, started = 0, time.perf_counter()
+                    while time.perf_counter() - started < seconds:
+                        model.predictor.predict(rows)
+                        calls += 1
+                    elapsed = time.perf_counter() - started
+                    out.append(
+                        {
+                            "runtime": runtime,
+                            "blas_threads": threads,
+                            "batch": batch,
+                            "ms_per_call": elapsed / calls * 1000,
+                            "rows_per_s": calls * batch / elapsed,
+                        }
+                    )
     return out

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 from threadpoolctl import threadpool_info
 
 from scripts.bench import goals, hotpath
@@ -31,6 +32,7 @@ def machine() -> dict[str, Any]:
         "cpu_model": cpu_model,
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "onnxruntime": ort.__version__,
         "blas": [
             f"{p['internal_api']} {p.get('version')} ({p.get('threading_layer')})"
             for p in threadpool_info()
@@ -58,7 +60,8 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
         f"Command: `{run['command']}`",
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), CPU limit seen by the service "
-        f"{m['cpu_limit']:g}; Python {m['python']}, numpy {m['numpy']}, {', '.join(m['blas'])}; "
+        f"{m['cpu_limit']:g}; Python {m['python']}, numpy {m['numpy']}, {', '.join(m['blas'])}, "
+        f"onnxruntime {m.get('onnxruntime', 'n/a')}; "
         f"{m['wrk']}. Load average {run['load_before']:.2f} before, {run['load_after']:.2f} after "
         "(1 min). The load client runs on the same cores as the server, and other work on the "
         "machine competes with both: compare rows of one run, not runs.",
@@ -71,7 +74,8 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
         "`server cores` / `wrk cores`: CPU time used over wall time. Errors: non-2xx + socket "
         "errors (wrk timeout 10 s). Every served pattern: gunicorn + UvicornWorker (uvloop, "
         f"httptools), {m['cpu_limit']:g} workers unless stated, corebound's own model loader "
-        "and JSON codec.",
+        "and runtime (ONNX Runtime, weights packed once per process, as many threads as the "
+        "pattern gives BLAS) and JSON codec.",
         "",
     ]
     if run.get("rounds", 1) > 1:
@@ -117,10 +121,17 @@ def markdown(result: dict[str, Any], rows: list[Row]) -> str:
     lines += goals.markdown(result, rows)
     lines += profile_section(result)
     lines += ["", "## Compute limit (the model alone, in one process)", ""]
-    lines += ["| BLAS threads | batch | ms per call | rows/s |", "| ---: | ---: | ---: | ---: |"]
+    lines += [
+        "By runtime (MODEL_RUNTIME; corebound serves with `onnxruntime`, whose weights are packed"
+        " once; numpy's BLAS packs them again on every call) and threads.",
+        "",
+        "| runtime | threads | batch | ms per call | us per row | rows/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for c in result["compute"]:
         lines.append(
-            f"| {c['blas_threads']} | {c['batch']} | {c['ms_per_call']:.3f} "
+            f"| {c.get('runtime', 'numpy')} | {c['blas_threads']} | {c['batch']} "
+            f"| {c['ms_per_call']:.3f} | {c['ms_per_call'] * 1000 / c['batch']:.0f} "
             f"| {c['rows_per_s']:.0f} |"
         )
     lines.append("")

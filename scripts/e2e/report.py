@@ -85,7 +85,8 @@ def markdown(report: Report) -> str:
     if syn:
         lines += [
             "",
-            f"Synthetic model with 2 workers: peak {syn['peak_mib']} MiB under a"
+            f"Synthetic model with 2 workers (MODEL_RUNTIME=numpy: the mapped copy alone):"
+            f" peak {syn['peak_mib']} MiB under a"
             f" {syn['limit_mib']} MiB limit. One copy + 2 x worker overhead + headroom ="
             f" {syn['one_copy_estimate_mib']} MiB; two copies would need"
             f" {syn['two_copies_estimate_mib']} MiB. Copies held, measured:"

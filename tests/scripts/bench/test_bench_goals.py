@@ -69,6 +69,16 @@ def test_machine_limit_is_the_harmonic_sum_of_the_floor_and_the_model() -> None:
     assert machine_limit(rows[:1], compute, cores=2, concurrency=32) == {}
 
 
+def test_machine_limit_takes_the_served_runtime_batch_32_cell() -> None:
+    compute = [
+        {"runtime": "numpy", "blas_threads": 1, "batch": 32, "rows_per_s": 1.0, "ms_per_call": 1},
+        {"runtime": "onnxruntime", "blas_threads": 1, "batch": 32, "rows_per_s": 500.0,
+         "ms_per_call": 64.0},
+    ]  # fmt: skip
+    rows = [row("corebound-floor", 32, 1000), row("corebound", 32, 250)]
+    assert machine_limit(rows, compute, cores=2, concurrency=32)["model_rows_per_s"] == 1000
+
+
 def test_batch_histogram_is_per_bucket_and_stops_at_64() -> None:
     before = {"1.0": 5.0, "2.0": 5.0, "4.0": 6.0, "64.0": 6.0, "128.0": 6.0, "+Inf": 6.0}
     after = {"1.0": 7.0, "2.0": 10.0, "4.0": 20.0, "64.0": 21.0, "128.0": 21.0, "+Inf": 21.0}
