@@ -90,4 +90,8 @@ def test_two_workers_hold_one_copy_of_a_500_mib_model(result: dict) -> None:
     assert 450 <= synthetic["model_mib"] <= 550
     assert memory["peak_mib"] <= memory["limit_mib"] == synthetic["expected"]["memory_mib"]
     assert memory["peak_mib"] < memory["two_copies_estimate_mib"] - synthetic["model_mib"] / 2
-    assert memory["copies_measured"] is not None and 0.7 <= memory["copies_measured"] <= 1.3
+    # Every weight page is resident (the warm-up ran the model), mapped once, not twice. The
+    # baseline's workers also hold ONNX Runtime and its packed copy, which the numpy run does
+    # not: the measured copies read low, never high.
+    assert memory["mapped_file_mib"] >= 0.95 * synthetic["model_mib"]
+    assert memory["copies_measured"] is not None and 0.4 <= memory["copies_measured"] <= 1.3
