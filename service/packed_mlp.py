@@ -19,7 +19,7 @@ OPSET = 17
 
 
 def _initializer(name: str, array: np.ndarray) -> TensorProto:
-    # A placeholder the session fills from `add_external_initializers` (no bytes in the graph).
+    # Declared without bytes: the session takes the data from `add_external_initializers`.
     tensor = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(array.shape))
     tensor.data_location = TensorProto.EXTERNAL
     for key, value in (("location", f"{name}.bin"), ("offset", "0"), ("length", "0")):
