@@ -22,6 +22,7 @@ from service import (
 from service.codec import BodyPolicy
 from service.engine import InferenceEngine
 from service.fastpath import CoreboundAPI
+from service.http_limits import requests_in_flight
 from service.http_metrics import HttpMetricsMiddleware
 from service.model import LoadedModel, load_model
 from service.planning import inherited_plan
@@ -45,6 +46,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_wait_s=s.max_wait_ms / 1000,
         max_queue_rows=s.max_queue_rows,
         threads=rt.plan.threads,
+        inline_max_s=s.inline_max_ms / 1000,
+        alone=lambda: requests_in_flight() == 1,
     )
     rt.engine.start()
     app.state.body_policy = body_policy(rt, rt.model)

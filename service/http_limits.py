@@ -5,6 +5,12 @@ keep-alive timer starts only after a response, so a client that sends headers a 
 time, or nothing, or a body at 1 KiB/s, holds a connection for as long as it likes.
 gunicorn's `limit_request_*` settings apply to gunicorn's own parser only. This subclass
 adds those checks to the parser callbacks and two timers; everything else is uvicorn's.
+
+It also ends a kept-alive connection after `requests_per_connection` requests (nginx's
+`keepalive_requests`): a connection stays with the worker, and the pod, that accepted it, so
+a burst of connections split unevenly between the workers (they share one listening socket)
+or made before the HPA added pods would stay uneven for as long as the client keeps them.
+Reconnecting, the client lands on whichever worker accepts first: the least busy one.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class HttpLimits:
     header_bytes: int = 32768
     header_timeout_s: float = 10.0
     min_body_bytes_per_s: int = 8192
+    requests_per_connection: int = 100
 
     @classmethod
     def from_settings(cls, s: Settings) -> HttpLimits:
@@ -38,7 +45,18 @@ class HttpLimits:
             header_bytes=s.limit_request_header_bytes,
             header_timeout_s=s.header_timeout_s,
             min_body_bytes_per_s=s.min_body_bytes_per_s,
+            requests_per_connection=s.max_requests_per_connection,
         )
+
+
+def requests_in_flight() -> int | None:
+    """Requests this worker has parsed and not answered yet; None before any connection.
+
+    Counted from the moment their headers are parsed, before their handlers run: requests
+    that arrived together are all counted when the first of them reaches the model.
+    """
+    tasks = LimitedHttpToolsProtocol.worker_tasks
+    return None if tasks is None else len(tasks)
 
 
 class _Refusal(Exception):
@@ -51,6 +69,9 @@ class _Refusal(Exception):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # Set once per worker process by service.worker before any connection exists.
     limits: ClassVar[HttpLimits] = HttpLimits()
+    # uvicorn's set of this worker's request tasks (one per request begun and not answered;
+    # every connection shares it), once a connection exists.
+    worker_tasks: ClassVar[set[asyncio.Task[None]] | None] = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._in_headers = True
@@ -59,9 +80,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._fields = 0
         self._field_bytes = 0
         self._body_bytes = 0
+        self._requests = 0
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
+        LimitedHttpToolsProtocol.worker_tasks = self.tasks
         self._arm_header_timer()  # a connection that never sends a byte is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -147,6 +170,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._cancel_header_timer()
         super().on_headers_complete()
+        self._requests += 1
+        cap = self.limits.requests_per_connection
+        if cap and self._requests >= cap and self.cycle is not None:
+            self.cycle.keep_alive = False  # uvicorn answers with "connection: close", then closes
         if self._expects_body():
             self._body_bytes = 0
             self._arm_body_timer()

@@ -53,6 +53,10 @@ QUEUE_WAIT = Histogram(
 QUEUE_ROWS = Gauge(
     "corebound_queue_rows", "Rows waiting for the inference thread.", multiprocess_mode="livesum"
 )
+INLINE = Counter(
+    "corebound_inline_requests_total",
+    "Requests that found their worker idle and ran on its event loop (INLINE_MAX_MS).",
+)
 SHED = Counter(
     "corebound_shed_requests_total",
     "Requests refused (queue_full) or expired (deadline).",

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(64, ge=1, le=4096, description="Rows per model call at most.")
     max_wait_ms: float = Field(0.0, ge=0, le=1000, description="Wait this long to fill a batch.")
     max_queue_rows: int = Field(256, ge=1, le=1_000_000, description="Queued rows before 503.")
+    inline_max_ms: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="A request that finds its worker idle runs on the event loop when its"
+        " measured model time is under this (no thread hand-offs); 0: always the thread.",
+    )
     max_rows_per_request: int = Field(256, ge=1, le=100_000)
     max_body_bytes: int | None = Field(
         None, ge=1024, description="Body limit; unset: derived from rows x input width (limits)."
@@ -44,6 +51,13 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0, le=600, description="Headers complete by then.")
     min_body_bytes_per_s: int = Field(
         8192, ge=0, description="Slower uploads are closed (0: off); checked per timeout window."
+    )
+    max_requests_per_connection: int = Field(
+        100,
+        ge=0,
+        le=1_000_000,
+        description="Close a kept-alive connection after this many requests (0: never), so"
+        " clients reconnect to the least busy worker or a new pod.",
     )
     request_timeout_s: float = Field(10.0, gt=0, le=600)
     heartbeat_timeout_s: float = Field(30.0, gt=0, description="Liveness fails past this.")

@@ -51,3 +51,22 @@ def test_a_burst_of_keep_alive_connections_reaches_both_workers() -> None:
             for conn in connections:
                 conn.close()
     assert len(pids) == 2
+
+
+def test_a_kept_alive_connection_is_closed_after_max_requests() -> None:
+    with run_service({"WEB_CONCURRENCY": "1", "MAX_REQUESTS_PER_CONNECTION": "5"}) as svc:
+        host, port = svc.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        closes, ports = [], set()
+        try:
+            for _ in range(12):
+                conn.request("GET", "/info")  # reconnects by itself after a close
+                ports.add(conn.sock.getsockname()[1])
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+                closes.append(response.getheader("connection") == "close")
+        finally:
+            conn.close()
+    assert closes == [i % 5 == 4 for i in range(12)]
+    assert len(ports) == 3  # three connections, each closed by the server after 5 answers

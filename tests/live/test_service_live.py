@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from paths import REPO
 from serving import holdout, run_service
 
@@ -125,7 +126,16 @@ def test_overload_sheds_with_503_and_retry_after_never_a_timeout(tmp_path: Path)
 
 
 def test_sigterm_under_load_drains_in_flight_requests(tmp_path: Path) -> None:
-    env = {"WEB_CONCURRENCY": "1", "MAX_ROWS_PER_REQUEST": "256", "MAX_QUEUE_ROWS": "4096"}
+    # Every request waits 200 ms in the queue for a batch that never fills: requests are in
+    # flight on the server at any moment, however fast the model (the client's JSON encoding
+    # took most of each request's time, and SIGTERM caught one mid-way).
+    env = {
+        "WEB_CONCURRENCY": "1",
+        "MAX_ROWS_PER_REQUEST": "256",
+        "MAX_QUEUE_ROWS": "4096",
+        "MAX_BATCH_SIZE": "4096",
+        "MAX_WAIT_MS": "200",
+    }
     with (
         run_service(env) as svc,
         load(svc.url, tmp_path, rows=256, concurrency=8, duration_s=5) as records,
@@ -191,3 +201,24 @@ def test_metrics_sum_over_all_workers(tmp_path: Path) -> None:
     assert (
         metric_sum(text, "corebound_batch_rows_sum") == 120 * 2 + 2
     )  # + one warm-up row per worker
+
+
+@pytest.mark.parametrize(("inline_max_ms", "on_the_loop"), [("2", True), ("0", False)])
+def test_an_idle_worker_answers_on_its_loop_only_when_allowed(
+    inline_max_ms: str, on_the_loop: bool
+) -> None:
+    body = {"inputs": [[0.5] * 64]}
+    with (
+        run_service({"WEB_CONCURRENCY": "1", "INLINE_MAX_MS": inline_max_ms}) as svc,
+        httpx.Client(base_url=svc.url, timeout=10) as client,
+    ):
+        labels = [client.post("/v1/predict", json=body).json()["labels"] for _ in range(20)]
+        text = client.get("/metrics").text
+    inline = sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("corebound_inline_requests_total")
+    )
+    assert labels == [labels[0]] * 20  # the same answer either way
+    # One request at a time: each finds its worker idle (the warm-up measured the model).
+    assert inline == (20 if on_the_loop else 0)
