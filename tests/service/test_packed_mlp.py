@@ -67,3 +67,23 @@ def test_the_memory_plan_counts_packed_copies_only_when_packing(
 ) -> None:
     p = plan_for(Settings(web_concurrency=2, **env))  # type: ignore[arg-type]
     assert (p.model_packed, p.model_copies) == (packed, copies)
+
+
+def test_batches_below_the_measured_size_take_numpys_kernel() -> None:
+    model = load_artifact(DEFAULT_MODEL, runtime="onnxruntime").predictor
+    assert isinstance(model, PackedMLP)
+    assert 1 <= model.numpy_below <= 5  # measured on this CPU at load
+    model.numpy_below = 3
+    session_batches: list[int] = []
+    run = model._run
+
+    def counted(rows: np.ndarray) -> np.ndarray:
+        session_batches.append(len(rows))
+        return run(rows)
+
+    model._run = counted  # type: ignore[method-assign]
+    inputs = np.asarray(holdout()[0][:4], np.float32)
+    expected = load_artifact(DEFAULT_MODEL, runtime="numpy").predictor.predict(inputs)
+    for rows in (1, 2, 3, 4):
+        np.testing.assert_allclose(model.predict(inputs[:rows]), expected[:rows], atol=1e-5)
+    assert session_batches == [3, 4]
