@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(0.0, ge=0, le=1000, description="Wait this long to fill a batch.")
     max_queue_rows: int = Field(256, ge=1, le=1_000_000, description="Queued rows before 503.")
     inline_max_ms: float = Field(
-        2.0,
+        0.5,
         ge=0,
         le=100,
         description="A request that finds its worker idle runs on the event loop when its"
