@@ -121,12 +121,13 @@ def check_slo(environment: Environment, **_: Any) -> None:
     verdict = slo.evaluate(totals, SLO)
     print(verdict.line, flush=True)  # one plain line a Job log or a CI grep can find
     # The last log line: a JSON summary that outlives the pod's emptyDir reports. Printed at
-    # interpreter exit, after Locust's own shutdown lines (stderr, which a pod's log merges).
+    # interpreter exit, after Locust's own shutdown lines, and on their stream (stderr): a
+    # pod's log interleaves stdout and stderr in whatever order the runtime read the pipes.
     summary = {"slo": "PASS" if verdict.passed else "FAIL", **dataclasses.asdict(totals)}
     atexit.register(_print_last, json.dumps(summary, sort_keys=True))
     environment.process_exit_code = verdict.exit_code
 
 
 def _print_last(line: str) -> None:
-    sys.stderr.flush()
-    print(line, flush=True)
+    sys.stdout.flush()
+    print(line, file=sys.stderr, flush=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from loadtests.settings import Slo
 
@@ -51,3 +53,20 @@ def evaluate(t: Totals, slo: Slo) -> Verdict:
     if missed:
         return Verdict(False, f"SLO FAIL: {numbers}; missed: {', '.join(missed)}")
     return Verdict(True, f"SLO PASS: {numbers}")
+
+
+def summary_in(log: str) -> dict[str, Any] | None:
+    """The JSON summary a Locust run printed last, found in its log (None: there is none).
+
+    Searched rather than taken as the last line: a pod's log interleaves its stdout and stderr
+    pipes in the order the container runtime read them, not the order they were written.
+    """
+    for line in reversed(log.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and '"slo"' in line:
+            try:
+                found: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            return found
+    return None

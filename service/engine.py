@@ -20,12 +20,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from service import metrics
+from service.handoff import DeadlineExceeded, Job, expire, hand_back
 
 
 class Overloaded(Exception):
@@ -34,39 +34,8 @@ class Overloaded(Exception):
         self.retry_after_s = retry_after_s
 
 
-class DeadlineExceeded(Exception):
-    pass
-
-
 class ModelError(Exception):
     """The model raised (or returned the wrong rows); one instance per failed request."""
-
-
-@dataclass(slots=True)
-class _Job:
-    rows: np.ndarray
-    future: asyncio.Future[np.ndarray]
-    loop: asyncio.AbstractEventLoop
-    enqueued: float
-    deadline: float
-
-
-def _settle(results: list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]]) -> None:
-    # Runs on the loop, once per batch: one wake-up of the loop for all of the batch's requests.
-    for future, result in results:
-        if future.done():  # its request timed out or went away meanwhile
-            continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-
-def _expire(future: asyncio.Future[np.ndarray], timeout_s: float) -> None:
-    if not future.done():
-        metrics.SHED.labels(reason="deadline").inc()
-        message = f"no result within REQUEST_TIMEOUT_S={timeout_s:g} s"
-        future.set_exception(DeadlineExceeded(message))
 
 
 class InferenceEngine:
@@ -88,7 +57,7 @@ class InferenceEngine:
         self.threads = threads
         self.inline_max_s = inline_max_s
         self._alone = alone  # True: the calling request is the only one its worker holds
-        self._queue: deque[_Job] = deque()
+        self._queue: deque[Job] = deque()
         self._queued_rows = 0
         self._cond = threading.Condition()
         self._stopping = False
@@ -110,7 +79,7 @@ class InferenceEngine:
             return self._run_inline(rows)
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        job = _Job(rows, loop.create_future(), loop, now, now + timeout_s)
+        job = Job(rows, loop.create_future(), loop, now, now + timeout_s)
         with self._cond:
             if self._stopping:
                 # Only reachable in-process (tests): uvicorn stops the lifespan after the
@@ -134,7 +103,7 @@ class InferenceEngine:
         # A timer on the future itself, not asyncio.wait_for: no second future and no
         # callbacks to unhook per request. A cancelled request cancels the future, which the
         # inference thread then skips.
-        timer = loop.call_later(timeout_s, _expire, job.future, timeout_s)
+        timer = loop.call_later(timeout_s, expire, job.future, timeout_s)
         try:
             return await job.future
         finally:
@@ -217,7 +186,7 @@ class InferenceEngine:
                 finally:
                     self._busy = False
 
-    def _take(self) -> list[_Job] | None:
+    def _take(self) -> list[Job] | None:
         with self._cond:
             while not self._queue:
                 if self._stopping:
@@ -242,10 +211,10 @@ class InferenceEngine:
             metrics.QUEUE_ROWS.dec(rows)
             return jobs
 
-    def _process(self, jobs: list[_Job]) -> None:
+    def _process(self, jobs: list[Job]) -> None:
         now = time.monotonic()
-        live: list[_Job] = []
-        expired: list[_Job] = []
+        live: list[Job] = []
+        expired: list[Job] = []
         for job in jobs:
             if job.future.done():  # its request already timed out or went away
                 continue
@@ -256,7 +225,7 @@ class InferenceEngine:
             metrics.QUEUE_WAIT.observe(now - job.enqueued)
             live.append(job)
         if expired:
-            _hand_back([(job, DeadlineExceeded("expired in queue")) for job in expired])
+            hand_back([(job, DeadlineExceeded("expired in queue")) for job in expired])
         if not live:
             return
         batch = live[0].rows if len(live) == 1 else np.concatenate([j.rows for j in live])
@@ -266,30 +235,20 @@ class InferenceEngine:
             message = f"model failed: {type(exc).__name__}: {exc}"
             # A fresh exception per request: one shared object would collect every
             # awaiting task's traceback frames.
-            _hand_back([(job, _model_error(message, exc)) for job in live])
+            self._busy = False  # before the loop wakes: its next request may then run inline
+            hand_back([(job, _model_error(message, exc)) for job in live])
             return
-        results: list[tuple[_Job, np.ndarray | BaseException]] = []
+        results: list[tuple[Job, np.ndarray | BaseException]] = []
         offset = 0
         for job in live:
             stop = offset + len(job.rows)
             results.append((job, outputs[offset:stop]))
             offset = stop
-        _hand_back(results)
+        self._busy = False
+        hand_back(results)
 
 
 def _model_error(message: str, cause: Exception) -> ModelError:
     error = ModelError(message)
     error.__cause__ = cause
     return error
-
-
-def _hand_back(results: list[tuple[_Job, np.ndarray | BaseException]]) -> None:
-    """One call_soon_threadsafe per event loop and batch (each call wakes its loop)."""
-    by_loop: dict[
-        asyncio.AbstractEventLoop,
-        list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]],
-    ] = {}
-    for job, result in results:
-        by_loop.setdefault(job.loop, []).append((job.future, result))
-    for loop, settled in by_loop.items():
-        loop.call_soon_threadsafe(_settle, settled)

@@ -14,6 +14,7 @@ API: keep it thin.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from loadtests import slo
 from scripts.cluster_loadtest import record
 from scripts.cluster_loadtest.timeline import Timeline, write_report
 from scripts.cluster_loadtest.traffic import snapshot
@@ -49,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         timeline, events, ended = follow(helm, api, fullname, locust, args)
         helm_log.seek(0)
         output = helm_log.read()
-    summary = [ln for ln in output.splitlines() if ln.startswith("{") and '"slo"' in ln]
-    if summary:
-        events.observe(timeline, ended, "log", {"line": summary[-1]})
+    summary = slo.summary_in(output)
+    if summary is not None:
+        events.observe(timeline, ended, "log", {"line": json.dumps(summary, sort_keys=True)})
     md, png = write_report(timeline, args.out, f"cluster-{args.release}")
     if args.record:
         events.write(args.record)

@@ -6,11 +6,12 @@ as failed requests in Locust's JSON summary (the last line of its log).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import yaml
+
+from loadtests import slo
 
 from .kube import Cluster
 
@@ -73,8 +74,7 @@ def summary(cluster: Cluster, namespace: str, name: str, timeout_s: float) -> di
             break
         time.sleep(2)
     log = cluster.kubectl("--namespace", namespace, "logs", name).stdout
-    lines = [ln for ln in log.splitlines() if ln.startswith("{")]
-    assert lines, f"no JSON summary in the Locust log (phase {phase}):\n{log[-2000:]}"
-    result: dict[str, Any] = json.loads(lines[-1])
+    result = slo.summary_in(log)
+    assert result is not None, f"no JSON summary in the Locust log (phase {phase}):\n{log[-2000:]}"
     result["phase"] = phase
     return result

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtests import slo
 from scripts.cluster_loadtest import timeline
 
 from .kube import CHART, REPO, Cluster
@@ -87,5 +88,5 @@ def test_an_impossible_slo_fails_the_test(cluster: Cluster, release: None) -> No
     pod = cluster.json("--namespace", NAMESPACE, "get", "pod", "corebound-loadtest")
     assert pod["status"]["phase"] == "Failed"
     log = cluster.kubectl("--namespace", NAMESPACE, "logs", "corebound-loadtest", "-c", "locust")
-    summary = json.loads(log.stdout.strip().splitlines()[-1])
-    assert summary["slo"] == "FAIL"
+    summary = slo.summary_in(log.stdout)
+    assert summary is not None and summary["slo"] == "FAIL", log.stdout[-3000:]

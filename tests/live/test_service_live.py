@@ -140,11 +140,18 @@ def test_sigterm_under_load_drains_in_flight_requests(tmp_path: Path) -> None:
         run_service(env) as svc,
         load(svc.url, tmp_path, rows=256, concurrency=8, duration_s=5) as records,
     ):
-        time.sleep(2.0)
+        time.sleep(1.0)
+        # The clients move in step (one batch answers them all): SIGTERM once the server's
+        # queue holds at least four of their requests, not at a moment between two rounds.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            metrics = httpx.get(svc.url + "/metrics").text
+            if metric_sum(metrics, "corebound_queue_rows") >= 4 * 256:
+                break
         sigterm_at = time.time()
         svc.process.send_signal(signal.SIGTERM)
         exit_code = svc.process.wait(40)
-    in_flight = [r for r in records if r["start"] < sigterm_at - 0.05 and r["end"] > sigterm_at]
+    in_flight = [r for r in records if r["start"] < sigterm_at and r["end"] > sigterm_at]
     before = [r for r in records if r["start"] < sigterm_at - 0.05]
     print(
         f"SIGTERM: {len(in_flight)} requests in flight, {len(before)} sent before; exit {exit_code}"

@@ -104,6 +104,23 @@ def test_slo_verdict_lines_and_exit_codes() -> None:
     assert not slo.evaluate(slo.Totals(0, 0, 0, 0), limits).passed
 
 
+def test_the_summary_is_found_where_the_pod_log_put_it() -> None:
+    # A pod's log as CI once saw it: Locust's stats table (stderr) read after the summary.
+    summary = {"slo": "FAIL", "requests": 4468, "p99_ms": 200}
+    log = "\n".join(
+        [
+            "SLO FAIL: requests=4468 ...; missed: p95, p99",
+            json.dumps(summary),
+            "Response time percentiles (approximated)",
+            "         Aggregated        11     15     21     29     41   4468",
+            "",
+        ]
+    )
+    assert slo.summary_in(log) == summary
+    assert slo.summary_in(log + '\n{"slo": "PASS", "requests"') == summary  # a cut-off line
+    assert slo.summary_in("Aggregated 11 15\n{not json}") is None
+
+
 def test_holdout_file_loads_and_wraps(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     path.write_text(json.dumps({"inputs": [[0, 1], [2, 3], [4, 5]], "labels": [1, "2", "3"]}))
