@@ -1,4 +1,9 @@
-"""App factory and lifespan: the model is loaded per worker (memory-mapped), never at import."""
+"""The composition root: the app factory and its lifespan, where every layer is wired.
+
+The model is loaded per worker (memory-mapped) in the lifespan, never at import. The request
+path, top-down: service/web/pipeline.py (middleware) -> service/web/routes (endpoints) ->
+service/web/body.py (admission) -> service/protocol (decoding) -> service/inference/engine.py.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,20 @@ from contextlib import asynccontextmanager
 
 import numpy as np
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 
-from service import (
-    __version__,
-    errors,
-    oip_errors,
-    openapi_docs,
-    routes_ops,
-    routes_v1,
-    routes_v2,
-)
-from service.codec import BodyPolicy
-from service.engine import InferenceEngine
-from service.fastpath import CoreboundAPI
-from service.http_limits import requests_in_flight
-from service.http_metrics import HttpMetricsMiddleware
-from service.model import LoadedModel, load_model
-from service.planning import inherited_plan
-from service.resources import body_limit
-from service.runtime import Runtime
+from service import __version__
+from service.inference.engine import InferenceEngine
+from service.inference.model import LoadedModel, load_model
+from service.server.limits import requests_in_flight
 from service.settings import Settings, load_settings
+from service.sizing.formula import largest_body_bytes
+from service.sizing.planning import inherited_plan
+from service.web import errors, oip_errors, openapi_docs
+from service.web.body import BodyPolicy
+from service.web.pipeline import CoreboundAPI, HotRoutes, RequestMetrics
+from service.web.routes import ops, v1, v2
+from service.web.runtime import Runtime
 
 log = logging.getLogger("corebound")
 
@@ -47,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_queue_rows=s.max_queue_rows,
         threads=rt.plan.threads,
         inline_max_s=s.inline_max_ms / 1000,
-        alone=lambda: requests_in_flight() == 1,
+        alone=lambda: requests_alone(app),
     )
     rt.engine.start()
     app.state.body_policy = body_policy(rt, rt.model)
@@ -71,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
     s = rt.settings
-    wanted = s.max_body_bytes or body_limit(s.max_rows_per_request, model.input_dim)
+    wanted = s.max_body_bytes or largest_body_bytes(s.max_rows_per_request, model.input_dim)
     # Never above what the memory plan budgeted (it guessed the width when no model.json).
     limit = min(wanted, rt.plan.max_body_bytes)
     if limit < wanted:
@@ -92,19 +91,41 @@ def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
     )
 
 
-# Answered without FastAPI's per-request layers (service/fastpath.py): predict work and probes.
-HOT_ROUTES = {
-    ("POST", "/v1/predict"),
-    ("POST", "/v2/models/{model_name}/infer"),
-    ("POST", "/v2/models/{model_name}/versions/{model_version}/infer"),
-    ("GET", "/healthz"),
-    ("GET", "/readyz"),
-    ("GET", "/v2/health/live"),
-    ("GET", "/v2/health/ready"),
-}
+def requests_alone(app: FastAPI) -> bool:
+    """True when the calling request is the only one its worker holds (INLINE_MAX_MS).
+
+    The app counts requests it has entered; corebound's server protocol counts them from
+    their parsed headers, so requests that arrived together are all counted before the first
+    one reaches the model. Under any other server the app's own count serves.
+    """
+    entered: int = app.state.hot_routes.in_flight
+    parsed = requests_in_flight()
+    return max(entered, parsed or 0) == 1
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+# Answered by the pipeline's HotRoutes without FastAPI's per-request layers: predict work and
+# probes (service/web/pipeline.py).
+HOT_ROUTES = frozenset(
+    {
+        ("POST", "/v1/predict"),
+        ("POST", "/v2/models/{model_name}/infer"),
+        ("POST", "/v2/models/{model_name}/versions/{model_version}/infer"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/v2/health/live"),
+        ("GET", "/v2/health/ready"),
+    }
+)
+
+
+def create_app(
+    settings: Settings | None = None, hot_routes: frozenset[tuple[str, str]] = HOT_ROUTES
+) -> FastAPI:
+    """The app; middleware added to it applies to every route (service/web/pipeline.py).
+
+    `hot_routes` empty: every request takes FastAPI's own path (the tests and the benchmark
+    compare the two).
+    """
     settings = settings or load_settings()
     rt = Runtime(settings=settings, plan=inherited_plan(settings))
     app = CoreboundAPI(
@@ -114,11 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="CPU-bound model inference, sized to the container's cores.",
     )
     app.state.runtime = rt
-    for router in (routes_ops.router, routes_v1.router, routes_v2.router):
+    for router in (ops.router, v1.router, v2.router):
         app.include_router(router)
+    Instrumentator().expose(app, tags=["operations"], summary="Prometheus metrics of all workers")
     errors.install(app)
     oip_errors.install(app)
-    app.add_middleware(HttpMetricsMiddleware)
-    app.enable_fast_path(HOT_ROUTES)
+    # Added first, so innermost: whatever is added later wraps them.
+    app.add_middleware(HotRoutes, api=app, hot=hot_routes)
+    app.add_middleware(RequestMetrics)
     openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
     return app

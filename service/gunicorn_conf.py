@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
-from service.planning import PLAN_ENV, plan_for
 from service.settings import load_settings
+
+# `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
+from service.sizing.planning import PLAN_ENV, plan_for
 
 settings = load_settings()
 try:
@@ -40,7 +41,7 @@ _metrics_dir = str(
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 wsgi_app = "service.app:create_app()"
-worker_class = "service.worker.CoreboundWorker"
+worker_class = "service.server.worker.CoreboundWorker"
 workers = _plan.workers
 bind = ["0.0.0.0:8000"]
 # Heartbeat files on tmpfs: survive a read-only root filesystem and never block on disk.

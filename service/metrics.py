@@ -1,39 +1,32 @@
 """Prometheus metrics, correct across gunicorn workers.
 
 With `PROMETHEUS_MULTIPROC_DIR` set (gunicorn_conf does it before workers import this),
-every worker writes its values to files there and `/metrics` merges them, so any worker
-answering a scrape reports the whole pod. Without it (tests, one process) the default
-registry serves.
+every worker writes its values to files there and `/metrics` (prometheus-fastapi-
+instrumentator's exposition) merges them, so any worker answering a scrape reports the whole
+pod. Without it (tests, one process) the default registry serves.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_fastapi_instrumentator import metrics as instrumentator
 
-# The two request metrics prometheus-fastapi-instrumentator gave (same names, labels and
-# buckets), now written by service/http_metrics.py: the library re-matched every request
-# against all routes and built a Request and a Response per request (reports/benchmark.md).
-HTTP_REQUESTS = Counter(
-    "http_requests_total",
-    "Total number of requests by method, status and handler.",
-    ["handler", "method", "status"],
-)
-HTTP_SECONDS = Histogram(
-    "http_request_duration_seconds",
-    "Duration of HTTP requests in seconds",
-    ["handler", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+
+def _created(
+    metric: Callable[[instrumentator.Info], None] | None,
+) -> Callable[[instrumentator.Info], None]:
+    # None means the metric already existed: this module is imported once per process.
+    assert metric is not None, "request metrics created twice"
+    return metric
+
+
+# The request metrics are prometheus-fastapi-instrumentator's (its names, labels `handler`,
+# `method`, `status`), fed by service/web/pipeline.py's RequestMetrics for every route.
+HTTP_REQUESTS = _created(instrumentator.requests())
+HTTP_SECONDS = _created(
+    instrumentator.latency(buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
 )
 BATCH_ROWS = Histogram(
     "corebound_batch_rows",
@@ -66,11 +59,3 @@ CLIENT_GONE = Counter(
     "corebound_client_disconnects_total",
     "Requests whose client hung up before its body was read (answered 499, not an error).",
 )
-
-
-def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

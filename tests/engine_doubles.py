@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from service.engine import InferenceEngine
+from service.inference.engine import InferenceEngine
 
 
 class GatedModel:

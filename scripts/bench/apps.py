@@ -3,10 +3,11 @@
     gunicorn -k uvicorn_worker.UvicornWorker -w 2 'scripts.bench.apps:loop_app()'   # repo root
 
 Every app loads the model with corebound's own loader and decodes, validates and encodes with
-corebound's own functions (`service.codec`, `routes_v1.decode_predict`), so only the serving
-pattern differs. Each serves `GET /healthz` (trivial, async) and `POST /v1/predict` with the
-same request and response JSON as corebound. BLAS threads come from the environment the
-benchmark starts gunicorn with, and the model runtime's threads follow them (`load`).
+corebound's own functions (`service.protocol.rows`) and admits bodies as corebound does
+(`service.web.body`), so only the serving pattern differs. Each serves `GET /healthz`
+(trivial, async) and `POST /v1/predict` with the same request and response JSON as corebound.
+BLAS threads come from the environment the benchmark starts gunicorn with, and the model
+runtime's threads follow them (`load`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from threadpoolctl import threadpool_info
 
-from service import codec
-from service.model import LoadedModel, load_artifact
-from service.routes_v1 import decode_predict
-from service.settings import DEFAULT_MODEL_DIR
+from service.inference.model import LoadedModel, load_artifact
+from service.protocol import rows as codec
+from service.protocol.errors import InputError
+from service.settings import DEFAULT_MODEL_DIR, Settings
+from service.web.body import BodyPolicy, read_json_body
 
 MAX_ROWS = 256  # corebound's default MAX_ROWS_PER_REQUEST
 MAX_BODY_BYTES = 4 * 1024 * 1024  # corebound's default MAX_BODY_BYTES
@@ -45,7 +47,9 @@ def load(directory: Path | None = None) -> LoadedModel:
 
 
 def decode(body: bytes, input_dim: int) -> np.ndarray:
-    return decode_predict(codec.parse_json(body), input_dim, MAX_ROWS, codec.may_hold_bools(body))
+    return codec.decode_predict(
+        codec.parse_json(body), input_dim, MAX_ROWS, codec.may_hold_bools(body)
+    )
 
 
 def respond(outputs: np.ndarray, labels: list[str]) -> Response:
@@ -54,19 +58,28 @@ def respond(outputs: np.ndarray, labels: list[str]) -> Response:
 
 
 async def raw_body(request: Request) -> bytes:
-    return await codec.read_body(request, MAX_BODY_BYTES)
+    return await read_json_body(request)
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, codec.InputError)
+    assert isinstance(exc, InputError)
     return Response(codec.encode({"detail": exc.message}), exc.status)
 
 
 def _base(
+    model: LoadedModel,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
-    app.add_exception_handler(codec.InputError, _input_error)
+    settings = Settings()
+    app.state.body_policy = BodyPolicy(
+        max_bytes=MAX_BODY_BYTES,
+        max_rows=MAX_ROWS,
+        max_values=MAX_ROWS * model.input_dim,
+        slots=settings.parse_concurrency,
+        wait_s=settings.request_timeout_s,
+    )
+    app.add_exception_handler(InputError, _input_error)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -78,7 +91,7 @@ def _base(
 def threadpool_app() -> FastAPI:
     """`def` endpoint: FastAPI runs parse, predict and encode in its threadpool (40 threads)."""
     model = load()
-    app = _base()
+    app = _base(model)
 
     # The body is read on the loop (as FastAPI does for any body parameter); the rest is sync.
     @app.post("/v1/predict")
@@ -92,7 +105,7 @@ def threadpool_app() -> FastAPI:
 def loop_app() -> FastAPI:
     """`async def` endpoint calling the model directly: the event loop blocks while it runs."""
     model = load()
-    app = _base()
+    app = _base(model)
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:
@@ -143,7 +156,7 @@ def process_pool_app() -> FastAPI:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    app = _base(lifespan)
+    app = _base(model, lifespan)
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:
@@ -160,7 +173,7 @@ def control_app() -> FastAPI:
     model = load()
     width = len(model.labels) or 10
     constant = np.full((1, width), 1.0 / width, np.float32)
-    app = _base()
+    app = _base(model)
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:

@@ -36,8 +36,8 @@ from scripts.bench.report import machine, markdown, pick_median
 from scripts.bench.requests import KINDS, write_lua
 from scripts.local.service import REPO
 from scripts.modelgen.synthetic import make_mlp
-from service.cgroups import detect_cpu_limit
 from service.settings import DEFAULT_MODEL_DIR
+from service.sizing.cgroups import detect_cpu_limit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,20 +22,22 @@ from pathlib import Path
 from typing import Any
 
 # Where the model runs: the numpy MLP, or the session of the ONNX Runtime one.
-MODEL_FILES = ("service/model.py", "service/packed_mlp.py")
-# Innermost first wins: a sample inside codec called from a route counts as codec.
+MODEL_FILES = ("service/inference/mlp.py", "service/inference/packed_mlp.py")
+# Innermost first wins: a sample inside the decoding called from a route counts as decoding.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", MODEL_FILES),
-    ("decode, validate, encode", ("service/codec.py", "service/oip_", "service/routes_", "numpy/",
-                                  "orjson")),
-    ("engine hand-off", ("service/engine.py", "threading.py")),
-    ("metrics", ("prometheus_client/", "service/http_metrics.py", "service/metrics.py")),
-    ("middleware", ("prometheus_fastapi_instrumentator/", "starlette/middleware/",
-                    "fastapi/middleware/", "fastapi/telemetry/", "uvicorn/middleware/",
-                    "fastapi/_body_limit.py", "contextlib.py", "opentelemetry/")),
-    ("routing, Request/Response", ("starlette/", "fastapi/", "service/fastpath.py",
-                                   "service/runtime.py")),
-    ("HTTP protocol", ("uvicorn/protocols/", "service/http_limits.py")),
+    ("decode, validate, encode", ("service/protocol/", "service/web/routes/",
+                                  "service/web/body.py", "numpy/", "orjson")),
+    ("engine hand-off", ("service/inference/engine.py", "service/inference/handoff.py",
+                         "threading.py")),
+    ("metrics", ("prometheus_client/", "prometheus_fastapi_instrumentator/",
+                 "service/web/request_metrics.py", "service/metrics.py")),
+    ("middleware", ("starlette/middleware/", "fastapi/middleware/", "fastapi/telemetry/",
+                    "uvicorn/middleware/", "fastapi/_body_limit.py", "contextlib.py",
+                    "opentelemetry/")),
+    ("routing, Request/Response", ("starlette/", "fastapi/", "service/web/pipeline.py",
+                                   "service/web/runtime.py")),
+    ("HTTP protocol", ("uvicorn/protocols/", "service/server/limits.py")),
 ]  # fmt: skip
 LOOP_OTHER = "event loop, sockets (uvloop, native)"
 

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from scripts.bench.patterns import Pattern, Server
 from scripts.local.proc import group_cpu_seconds
 from scripts.local.service import REPO
-from service.model import load_artifact
+from service.inference.model import load_artifact
 from service.settings import DEFAULT_MODEL_DIR
 
 HOLDOUT = REPO / "loadtests" / "data" / "digits_holdout.json"

@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from service import codec, oip_binary, oip_codec
-from service.model import LoadedModel, load_model
+from service.inference.model import LoadedModel, load_model
+from service.protocol import oip_binary, oip_tensors
+from service.protocol import rows as codec
 from service.settings import DEFAULT_MODEL_DIR
+from service.web.body import HEADER_LENGTH
 
 PATH = "/v2/models/{name}/infer"
 ROW_COUNTS = (1, 8, 64, 256)
@@ -44,15 +46,15 @@ def bodies(rows: np.ndarray) -> dict[str, tuple[bytes, dict[str, str]]]:
     raw = struct.pack(f"<{rows.size}f", *rows.reshape(-1).tolist())
     return {
         "json": (json.dumps(as_json).encode(), {"Content-Type": "application/json"}),
-        "binary": (header + raw, {oip_binary.HEADER_LENGTH: str(len(header))}),
+        "binary": (header + raw, {HEADER_LENGTH: str(len(header))}),
     }
 
 
 def _decode(model: LoadedModel, body: bytes, headers: dict[str, str]) -> np.ndarray:
-    parts = oip_binary.split(body, headers.get(oip_binary.HEADER_LENGTH))
+    parts = oip_binary.split(body, headers.get(HEADER_LENGTH))
     payload = codec.parse_json(parts.header)
     scan = codec.may_hold_bools(parts.header)
-    return oip_codec.decode(payload, parts.tail, parts.binary, model, 100_000, scan).rows
+    return oip_tensors.decode(payload, parts.tail, parts.binary, model, 100_000, scan).rows
 
 
 def _per_row_us(run: Callable[[], object], rows: int, min_seconds: float) -> float:

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_info
 from scripts.bench import goals, hotpath
 from scripts.bench.goals import pick
 from scripts.bench.load import Row
-from service.cgroups import detect_cpu_limit
+from service.sizing.cgroups import detect_cpu_limit
 
 
 def machine() -> dict[str, Any]:

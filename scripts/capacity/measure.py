@@ -63,7 +63,7 @@ def measure(
     budget_s: float = 180,
     progress: Callable[[str], None] = print,
 ) -> Measurement:
-    workers = max(1, math.floor(cpu))  # service.resources.plan() in throughput mode
+    workers = max(1, math.floor(cpu))  # service.sizing.formula.plan() in throughput mode
     started = time.monotonic()
     with run_service(cpu_quota=cpu, wait_workers=workers) as svc:
         startup_s = time.monotonic() - started

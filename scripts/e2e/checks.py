@@ -28,8 +28,8 @@ from scripts.e2e.podman import ULIMITS, build, ensure_base, podman
 from scripts.e2e.report import Report, log
 from scripts.local.net import free_port
 from service import __version__
-from service.cgroups import MIB, CgroupStats
-from service.resources import plan
+from service.sizing.cgroups import MIB, CgroupStats
+from service.sizing.formula import plan
 
 # Short step load: 3 steps of 10 s, 6 more users each (each user waits 50-150 ms between
 # requests of 4 rows): well under a core of work.
@@ -89,7 +89,7 @@ def check_images(report: Report) -> dict[str, Any]:
     # One throwaway container of the service image answers what is inside it.
     probe = (
         "import importlib.util as u, json, sys; from pathlib import Path;"
-        " from service.resources import model_mib;"
+        " from service.sizing.formula import model_mib;"
         " d = Path('/app/models/default'); m = json.loads((d / 'model.json').read_text());"
         " print(json.dumps({'model_mib': model_mib(d), 'name': m['name'],"
         " 'trained_accuracy': m.get('training', {}).get('holdout_accuracy'),"

@@ -18,7 +18,7 @@ from typing import Any
 from scripts.e2e.podman import ULIMITS, podman
 from scripts.local.net import poll_ready
 from service import __version__
-from service.cgroups import CgroupStats
+from service.sizing.cgroups import CgroupStats
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_IMAGE = f"localhost/corebound:{__version__}"

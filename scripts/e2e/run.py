@@ -2,7 +2,7 @@
 
 Builds a local Debian base (debootstrap, cached; no registry needed), both Dockerfile
 targets on it, then runs the `service` image read-only, as its own user, under `--cpus`
-and `--memory` (the memory from the sizing formula the chart uses, service.resources.plan)
+and `--memory` (the memory from the sizing formula the chart uses, service.sizing.formula.plan)
 and checks, for each CPU limit: /info's plan, accuracy on held-out digits over HTTP, the
 `loadtest` image's own entrypoint (exit 0 when the SLO holds, non-zero when it is set
 impossibly tight), the container's cgroup figures during the load, no OOM kill and no

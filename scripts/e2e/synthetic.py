@@ -26,9 +26,9 @@ from scripts.e2e.containers import (
 )
 from scripts.e2e.report import Report, log
 from scripts.local.net import free_port
-from service.cgroups import CgroupStats
-from service.resources import model_mib as weights_mib
-from service.resources import plan
+from service.sizing.cgroups import CgroupStats
+from service.sizing.formula import model_mib as weights_mib
+from service.sizing.formula import plan
 
 # The 500 MiB model multiplies 500 MiB of weights per batch: light load, memory is the point.
 # /v1 only: the load test's /v2 path names the default model, and labels are random here.

@@ -1,6 +1,6 @@
 """A throw-away cgroup with a CPU quota and a memory limit, for starting the service inside.
 
-Creating is this module's job; reading the figures back is `service.cgroups`' (the reader the
+Creating is this module's job; reading the figures back is `service.sizing.cgroups`' (the reader the
 service itself uses).
 """
 
@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.cgroups import CGROUP_ROOT, MIB, CgroupStats, is_v2
+from service.sizing.cgroups import CGROUP_ROOT, MIB, CgroupStats, is_v2
 
 PERIOD_US = 100_000
 

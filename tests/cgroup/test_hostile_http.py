@@ -14,8 +14,8 @@ import httpx
 import pytest
 from serving import Service, run_service
 
-from service.planning import plan_for
 from service.settings import Settings
+from service.sizing.planning import plan_for
 
 HEADER_TIMEOUT_S = 2.0
 MIN_RATE = 8192

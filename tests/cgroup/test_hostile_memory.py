@@ -13,14 +13,15 @@ import orjson
 import pytest
 from serving import run_service
 
-from service import codec
-from service.planning import plan_for
-from service.resources import BODY_EXPANSION, DEFAULT_BODY_BYTES, body_limit
-from service.routes_v1 import decode_predict
+from service.protocol import rows as codec
+from service.protocol.errors import InputError
+from service.protocol.rows import decode_predict
 from service.settings import Settings
+from service.sizing.formula import BODY_EXPANSION, DEFAULT_BODY_BYTES, largest_body_bytes
+from service.sizing.planning import plan_for
 
 ROWS, DIM = 256, 64
-LIMIT = body_limit(ROWS, DIM)
+LIMIT = largest_body_bytes(ROWS, DIM)
 WIDEST = b"-1.2345678901234567e-308"  # finite in float64, 0.0 in float32: accepted
 MOST_CONTAINERS = 2 * ROWS + codec.CONTAINER_SLACK
 MOST_VALUES = 2 * (ROWS * DIM + ROWS) + codec.CONTAINER_SLACK
@@ -84,14 +85,11 @@ def test_every_shape_is_as_large_as_the_limit_admits() -> None:
 def test_parsing_the_largest_body_stays_within_body_expansion(name: str) -> None:
     """What one parse slot costs beyond its body: parse + decode of v1, traced."""
     _, body, _ = SHAPES[name]
-    policy = codec.BodyPolicy(
-        max_bytes=LIMIT, max_rows=ROWS, max_values=ROWS * DIM, slots=1, wait_s=1
-    )
     tracemalloc.start()
     try:
-        codec._check_structure(body, policy)
+        codec.check_structure(body, ROWS, ROWS * DIM)
         numbers_only = codec.only_numbers(body)
-        with contextlib.suppress(codec.InputError):
+        with contextlib.suppress(InputError):
             decode_predict(
                 codec.parse_json(body),
                 DIM,
@@ -129,7 +127,7 @@ def test_eight_concurrent_maximal_requests_of_every_shape_in_the_planned_memory(
             statuses = list(pool.map(lambda _: post(0, "/v1/predict", empty_rows), range(8)))
             assert statuses == [413] * 8
         assert svc.cgroup is not None
-        memory = svc.cgroup.stats().memory()  # the one cgroup reader (service.cgroups)
+        memory = svc.cgroup.stats().memory()  # the one cgroup reader (service.sizing.cgroups)
         peak = memory["peak_mib"]
         print(f"peak {peak:.0f} MiB of the planned {plan.memory_mib} MiB (cgroup limit)")
         assert memory["oom_kills"] == 0

@@ -10,7 +10,7 @@ from typing import Any
 import chart_tools as ct
 import pytest
 
-from service.resources import fit_to_memory, model_mib, parse_cpu_quantity, plan
+from service.sizing.formula import fit_to_memory, model_mib, parse_cpu_quantity, plan
 
 # Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 24) in MiB.
 REQ = 431_104 * 26 / 2**20

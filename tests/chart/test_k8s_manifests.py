@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from scripts.manifests.render import drift
-from service.resources import parse_cpu_quantity, plan
+from service.sizing.formula import parse_cpu_quantity, plan
 
 # overlay -> the chart values it stands for (its kustomization.yaml says the same).
 OVERLAYS: dict[str, dict[str, Any]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from serving import run_service
 
 from scripts.bench.oip import http_cost, table
-from service.model import load_model
+from service.inference.model import load_model
 from service.settings import DEFAULT_MODEL_DIR
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from serving import run_service
 
-from service import oip_binary
+from service.protocol import oip_binary
 
 INFER = "/v2/models/digits-mlp/infer"
 ROW = np.linspace(0, 16, 64, dtype=np.float32).reshape(1, 64)

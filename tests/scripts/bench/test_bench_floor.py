@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scripts.bench.floor import load
-from service.model import load_artifact, load_model
+from service.inference.model import load_artifact, load_model
 from service.settings import DEFAULT_MODEL_DIR
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from scripts.bench.hotpath import LOOP_OTHER, as_dict, from_dict, summarize, table
 
 RAW = """\
-thread (1): MainThread;run (uvloop/__init__.py:92);__call__ (service/fastpath.py:90);to_rows (service/codec.py:200) 6
+thread (1): MainThread;run (uvloop/__init__.py:92);__call__ (service/web/pipeline.py:90);to_rows (service/protocol/rows.py:200) 6
 thread (1): MainThread;run (uvloop/__init__.py:92);__call__ (starlette/middleware/errors.py:1) 3
 thread (1): MainThread;run (asyncio/runners.py:118) 5
-thread (2): inference;_run (service/engine.py:150);predict (service/model.py:50) 4
-thread (2): inference;_run (service/engine.py:150);wait (threading.py:320) 2
+thread (2): inference;_run (service/inference/engine.py:150);predict (service/inference/mlp.py:50) 4
+thread (2): inference;_run (service/inference/engine.py:150);wait (threading.py:320) 2
 """  # noqa: E501
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.bench.oip import decode_cost, table
-from service.model import load_model
+from service.inference.model import load_model
 from service.settings import DEFAULT_MODEL_DIR
 
 

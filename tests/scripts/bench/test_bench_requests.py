@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from scripts.bench.requests import KINDS, body, write_lua
-from service import codec, oip_binary, oip_codec
-from service.model import load_artifact
-from service.routes_v1 import decode_predict
+from service.inference.model import load_artifact
+from service.protocol import oip_binary, oip_tensors
+from service.protocol import rows as codec
+from service.protocol.rows import decode_predict
 from service.settings import DEFAULT_MODEL_DIR
 
 
@@ -24,7 +25,7 @@ def test_every_kind_carries_the_row() -> None:
         else:
             assert path == f"/v2/models/{model.name}/infer"
             parts = oip_binary.split(payload, headers.get("Inference-Header-Content-Length"))
-            decoded = oip_codec.decode(
+            decoded = oip_tensors.decode(
                 codec.parse_json(parts.header), parts.tail, parts.binary, model, 1, False
             )
             rows = decoded.rows

@@ -1,0 +1,1 @@
+"""Models and the engine that runs them: one inference thread per worker, micro-batching."""

@@ -1,0 +1,1 @@
+"""The server under the app: gunicorn's uvicorn worker and its HTTP protocol limits."""
