@@ -1,0 +1,99 @@
+{{/*
+Sizing: the formula of service/resources.py plan(), evaluated at render time. A parity test
+renders these over a table of inputs and compares them with plan(). Each helper prints one
+number; callers convert with `| float64` or `| int`.
+*/}}
+
+{{/* CPU cores from resources.cpu: 2, "2", 0.5, "2.5" or "1500m" (parse_cpu_quantity). */}}
+{{- define "corebound.cpuCores" -}}
+{{- $raw := toString .Values.resources.cpu | trim }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" $raw) }}
+{{- fail (printf "resources.cpu: not a CPU quantity: %q (use cores like 2 or 0.5, or millicores like 1500m)" $raw) }}
+{{- end }}
+{{- $cores := 0.0 }}
+{{- if hasSuffix "m" $raw }}
+{{- $cores = divf (trimSuffix "m" $raw | float64) 1000 }}
+{{- else }}
+{{- $cores = float64 $raw }}
+{{- end }}
+{{- if le $cores 0.0 }}
+{{- fail (printf "resources.cpu: CPU quantity must be positive: %q" $raw) }}
+{{- end }}
+{{- $cores }}
+{{- end }}
+
+{{/* Gunicorn workers (WEB_CONCURRENCY): the override, else latency mode 1, else max(1, floor(cpu)). */}}
+{{- define "corebound.workers" -}}
+{{- if .Values.concurrency.workers }}
+{{- int .Values.concurrency.workers }}
+{{- else if eq .Values.concurrency.mode "latency" }}
+{{- 1 }}
+{{- else }}
+{{- max 1 (include "corebound.cpuCores" . | float64 | floor | int) }}
+{{- end }}
+{{- end }}
+
+{{/* BLAS threads per worker (OMP_NUM_THREADS): the override, else max(1, floor(cpu / workers)). */}}
+{{- define "corebound.threads" -}}
+{{- if .Values.concurrency.threads }}
+{{- int .Values.concurrency.threads }}
+{{- else }}
+{{- $workers := include "corebound.workers" . | float64 }}
+{{- max 1 (divf (include "corebound.cpuCores" . | float64) $workers | floor | int) }}
+{{- end }}
+{{- end }}
+
+{{/* Rows per request (MAX_ROWS_PER_REQUEST): the value, else min(256, maxQueueRows). */}}
+{{- define "corebound.maxRowsPerRequest" -}}
+{{- $b := .Values.batching }}
+{{- if $b.maxRowsPerRequest }}
+{{- int $b.maxRowsPerRequest }}
+{{- else }}
+{{- min 256 (int $b.maxQueueRows) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request,
+rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its separator).
+*/}}
+{{- define "corebound.maxBodyBytes" -}}
+{{- if .Values.batching.maxBodyBytes }}
+{{- int .Values.batching.maxBodyBytes }}
+{{- else }}
+{{- $rows := include "corebound.maxRowsPerRequest" . | int }}
+{{- $width := int .Values.model.inputDim }}
+{{- add (mul $rows (add (mul $width 26) 4)) 4096 }}
+{{- end }}
+{{- end }}
+
+{{/* Bodies read and parsed at once per worker (PARSE_CONCURRENCY). */}}
+{{- define "corebound.parseConcurrency" -}}
+{{- int .Values.batching.parseConcurrency }}
+{{- end }}
+
+{{/* MiB per worker for request bodies: body limit x (parse slots + 24) (resources.request_mib). */}}
+{{- define "corebound.requestMiB" -}}
+{{- $slots := include "corebound.parseConcurrency" . | int }}
+{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
+{{- end }}
+
+{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom); copies: 1 mapped (else one per worker) + one packed per worker on onnxruntime. */}}
+{{- define "corebound.memoryMiB" -}}
+{{- if .Values.resources.memoryMiB }}
+{{- int .Values.resources.memoryMiB }}
+{{- else }}
+{{- $workers := include "corebound.workers" . | int }}
+{{- $copies := add (ternary 1 $workers .Values.model.mmap) (ternary $workers 0 (eq .Values.model.runtime "onnxruntime")) }}
+{{- $weights := mulf $copies .Values.model.sizeMiB }}
+{{- $perWorker := mulf $workers (addf .Values.concurrency.workerOverheadMiB (include "corebound.requestMiB" . | float64)) }}
+{{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
+{{- end }}
+{{- end }}
+
+{{/* Startup probe failures allowed: the model load budget divided by the period. */}}
+{{- define "corebound.startupFailureThreshold" -}}
+{{- $p := .Values.probes.startup }}
+{{- $seconds := addf $p.baseSeconds (divf .Values.model.sizeMiB $p.loadMiBPerSecond) }}
+{{- divf $seconds $p.periodSeconds | ceil | int }}
+{{- end }}

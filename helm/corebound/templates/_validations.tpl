@@ -1,0 +1,32 @@
+{{/*
+Validation: the rules across keys that values.schema.json cannot express. Each fails the
+render (`helm install` and `helm template`) with a message naming the values; validate.yaml
+runs them.
+*/}}
+
+{{- define "corebound.validate" -}}
+{{- /* resources.cpu: the sizing helper that parses it refuses a malformed quantity. */}}
+{{- $_ := include "corebound.cpuCores" . }}
+{{- if le (float64 .Values.model.sizeMiB) 0.0 }}
+{{- fail (printf "model.sizeMiB must be the model's weight size in MiB, greater than 0 (got %v)" .Values.model.sizeMiB) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
+{{- fail (printf "autoscaling.maxReplicas (%v) must be >= autoscaling.minReplicas (%v)" .Values.autoscaling.maxReplicas .Values.autoscaling.minReplicas) }}
+{{- end }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" (toString .Values.loadtest.cpu)) }}
+{{- fail (printf "loadtest.cpu: not a CPU quantity: %q (use cores like 1 or 0.5, or millicores like 500m)" (toString .Values.loadtest.cpu)) }}
+{{- end }}
+{{- $rows := include "corebound.maxRowsPerRequest" . | int }}
+{{- if gt $rows (int .Values.batching.maxQueueRows) }}
+{{- fail (printf "batching.maxRowsPerRequest (%d) must be <= batching.maxQueueRows (%v): the service refuses to start when a request could never be queued" $rows .Values.batching.maxQueueRows) }}
+{{- end }}
+{{- if gt (int .Values.loadtest.rowsPerRequest) $rows }}
+{{- fail (printf "loadtest.rowsPerRequest (%v) must be <= batching.maxRowsPerRequest (%d): every load test request would be refused" .Values.loadtest.rowsPerRequest $rows) }}
+{{- end }}
+{{- if and .Values.model.dir (not (hasPrefix "/" .Values.model.dir)) }}
+{{- fail (printf "model.dir must be an absolute path in the container (got %q)" .Values.model.dir) }}
+{{- end }}
+{{- if gt (float64 .Values.loadtest.slo.p95Ms) (float64 .Values.loadtest.slo.p99Ms) }}
+{{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}
+{{- end }}
+{{- end }}
