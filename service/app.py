@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 
 import numpy as np
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from service import __version__
 from service.inference.engine import InferenceEngine
 from service.inference.model import LoadedModel, load_model
-from service.server.limits import requests_in_flight
 from service.settings import Settings, load_settings
 from service.sizing.formula import largest_body_bytes
 from service.sizing.planning import inherited_plan
@@ -92,15 +92,9 @@ def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
 
 
 def requests_alone(app: FastAPI) -> bool:
-    """True when the calling request is the only one its worker holds (INLINE_MAX_MS).
-
-    The app counts requests it has entered; corebound's server protocol counts them from
-    their parsed headers, so requests that arrived together are all counted before the first
-    one reaches the model. Under any other server the app's own count serves.
-    """
-    entered: int = app.state.hot_routes.in_flight
-    parsed = requests_in_flight()
-    return max(entered, parsed or 0) == 1
+    """True when the calling request is the only one inside the app (INLINE_MAX_MS)."""
+    pipeline: HotRoutes | None = getattr(app.state, "hot_routes", None)  # built on first call
+    return pipeline is not None and pipeline.in_flight == 1
 
 
 # Answered by the pipeline's HotRoutes without FastAPI's per-request layers: predict work and
@@ -133,6 +127,11 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="CPU-bound model inference, sized to the container's cores.",
+        telemetry=TelemetryConfig(
+            tracing=settings.fastapi_telemetry,
+            metrics=settings.fastapi_telemetry,
+            logs=settings.fastapi_telemetry,
+        ),
     )
     app.state.runtime = rt
     for router in (ops.router, v1.router, v2.router):

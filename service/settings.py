@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="A request that finds its worker idle runs on the event loop when its"
         " measured model time is under this (no thread hand-offs); 0: always the thread.",
     )
+    fastapi_telemetry: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry (a span, metrics and logs for every"
+        " request, hot routes included) once a provider is configured; off: its per-request"
+        " check for a provider costs about as much as the request metrics.",
+    )
     max_rows_per_request: int = Field(256, ge=1, le=100_000)
     max_body_bytes: int | None = Field(
         None, ge=1024, description="Body limit; unset: derived from rows x input width (limits)."

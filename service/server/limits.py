@@ -25,6 +25,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from service.settings import Settings
 
+# The subclass copies uvicorn's data_received and uses its private names: re-read it against
+# any other version's sources (tests/service/server/test_limits.py fails until then).
+CHECKED_AGAINST = {"uvicorn": "0.54.0", "httptools": "0.9.0"}
+
 
 @dataclass(frozen=True)
 class HttpLimits:
@@ -49,16 +53,6 @@ class HttpLimits:
         )
 
 
-def requests_in_flight() -> int | None:
-    """Requests this worker has parsed and not answered yet; None before any connection.
-
-    Counted from the moment their headers are parsed, before their handlers run: requests
-    that arrived together are all counted when the first of them reaches the model.
-    """
-    tasks = LimitedHttpToolsProtocol.worker_tasks
-    return None if tasks is None else len(tasks)
-
-
 class _Refusal(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -69,9 +63,6 @@ class _Refusal(Exception):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # Set once per worker process by service.server.worker before any connection exists.
     limits: ClassVar[HttpLimits] = HttpLimits()
-    # uvicorn's set of this worker's request tasks (one per request begun and not answered;
-    # every connection shares it), once a connection exists.
-    worker_tasks: ClassVar[set[asyncio.Task[None]] | None] = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._in_headers = True
@@ -84,7 +75,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
-        LimitedHttpToolsProtocol.worker_tasks = self.tasks
         self._arm_header_timer()  # a connection that never sends a byte is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
