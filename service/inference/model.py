@@ -36,6 +36,8 @@ class LoadedModel:
     input_dim: int
     labels: list[str] = field(default_factory=list)
     bytes: int = 0
+    # What runs it, in Triton's platform names (the Open Inference Protocol's metadata).
+    platform: str = "python"
 
 
 def _load_array(path: Path, mmap: bool) -> np.ndarray:
@@ -85,6 +87,7 @@ def load_artifact(
         input_dim=int(meta["input_dim"]),
         labels=labels,
         bytes=total,
+        platform="onnxruntime_onnx" if runtime == "onnxruntime" else "numpy",
     )
 
 

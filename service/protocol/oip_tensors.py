@@ -30,7 +30,7 @@ def metadata(model: LoadedModel) -> dict[str, Any]:
     return {
         "name": model.name,
         "versions": [model.version],
-        "platform": "corebound-numpy",
+        "platform": model.platform,
         "inputs": [{"name": "input-0", "datatype": "FP32", "shape": [-1, model.input_dim]}],
         "outputs": [
             {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(model.labels) or -1]},
