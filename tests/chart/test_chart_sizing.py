@@ -1,4 +1,4 @@
-"""The chart sizes pods with the same formula as service/resources.py (the parity test) and
+"""The chart sizes pods with the same formula as service/sizing/formula.py (the parity test) and
 renders CPU request = limit = the value given, memory request = limit from the formula."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 {{/*
-Sizing: the formula of service/resources.py plan(), evaluated at render time. A parity test
+Sizing: the formula of service/sizing/formula.py plan(), evaluated at render time. A parity test
 renders these over a table of inputs and compares them with plan(). Each helper prints one
 number; callers convert with `| float64` or `| int`.
 */}}
@@ -55,7 +55,7 @@ number; callers convert with `| float64` or `| int`.
 
 {{/*
 Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request,
-rows x (width x 26 + 4) + 4096 (resources.body_limit: the widest float and its separator).
+rows x (width x 26 + 4) + 4096 (formula.largest_body_bytes: the widest float and its separator).
 */}}
 {{- define "corebound.maxBodyBytes" -}}
 {{- if .Values.batching.maxBodyBytes }}
