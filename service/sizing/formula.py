@@ -1,7 +1,8 @@
 """How many workers, BLAS threads and how much memory this container can afford.
 
-The limits themselves come from `service.cgroups`. The pure `plan()` is the one formula;
-the Helm chart's `templates/_sizing.tpl` implements the same one and a parity test holds them together.
+The limits themselves come from `service.sizing.cgroups`. The pure `plan()` is the one
+formula; the Helm chart's `templates/_sizing.tpl` implements the same one and a parity test
+holds them together.
 Imports nothing heavy: gunicorn's master runs it.
 """
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -170,7 +171,10 @@ class HotRoutes:
         await response(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> Handler | None:
+        # Starlette's lookup: an HTTPException's status code first, then the class hierarchy.
         handlers: dict[Any, Handler] = dict(self.api.exception_handlers)
+        if isinstance(exc, HTTPException) and exc.status_code in handlers:
+            return handlers[exc.status_code]
         for cls in type(exc).__mro__:
             if cls in handlers:
                 return handlers[cls]

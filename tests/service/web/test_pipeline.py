@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
@@ -237,3 +237,17 @@ def test_rows_survive_the_hot_routes_unchanged(clients: Clients) -> None:
     got = fast.post("/v1/predict", json={"inputs": rows}).json()
     expected = slow.post("/v1/predict", json={"inputs": rows}).json()
     assert got == expected
+
+
+def test_an_http_exception_finds_its_handler_by_status_code_as_in_starlette() -> None:
+    async def teapot(request: Request) -> Response:
+        raise HTTPException(418, "short and stout")
+
+    async def by_status(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"status_handler": True}, 418)
+
+    app = _handler_app(teapot)
+    app.add_exception_handler(418, by_status)
+    with TestClient(app) as client:
+        response = client.get("/x")
+    assert response.status_code == 418 and response.json() == {"status_handler": True}
