@@ -6,19 +6,24 @@ import argparse
 import os
 import sys
 
-from . import app_images, build, down, procs, progress, up
-from .layout import VERSIONS, Layout, cache_root
+from . import app_images, build, components, down, plan, procs, progress, up
+from .layout import Layout, cache_root
+from .modules import VERSIONS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.localcluster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    start = sub.add_parser("up", help="build what is missing, start the cluster, import images")
+    start = sub.add_parser(
+        "up",
+        help="build what is missing, start the cluster (or restart what a rebuild replaced), "
+        "import images",
+    )
     start.add_argument(
         "--no-app-images", action="store_true", help="skip building the project's own images"
     )
     sub.add_parser("down", help="stop everything `up` started and remove what it made")
-    sub.add_parser("status", help="which of the cluster's processes run")
+    sub.add_parser("status", help="which of the cluster's processes run, on current binaries")
     sub.add_parser("build", help="build (or reuse) the binaries only; no root needed")
     args = parser.parse_args(argv)
     layout = Layout.default()
@@ -27,10 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         print(layout.bin)
         return 0
     if args.command == "status":
-        for name in ("containerd", *reversed(down.ORDER)):
-            pid = procs.running(layout, name)
-            print(f"{name:24} {'running, pid ' + str(pid) if pid else 'not running'}")
-        print(f"KUBECONFIG={layout.kubeconfig}  (Kubernetes {VERSIONS.kubernetes})")
+        for component in components.ORDER:
+            print(f"{component.name:24} {_describe(layout, component)}")
+        print(f"KUBECONFIG={layout.kubeconfig}  (Kubernetes {VERSIONS['kubernetes']})")
         return 0
     if os.geteuid() != 0:
         print("the local cluster needs root (containerd, iptables, mounts)", file=sys.stderr)
@@ -43,6 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     app = [] if args.no_app_images else app_images.build(logs)
     up.up(layout, app)
     return 0
+
+
+def _describe(layout: Layout, component: components.Component) -> str:
+    try:
+        state = plan.state(layout, component)
+    except PermissionError:
+        return "running (root can tell whether on the current binary)"
+    pid = procs.running(layout, component.name)
+    if state == "stopped" or pid is None:
+        return "not running"
+    if state == "current":
+        return f"running, pid {pid}"
+    return f"running, pid {pid}, on a replaced binary, command line or config (`up` restarts it)"
 
 
 if __name__ == "__main__":

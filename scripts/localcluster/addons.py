@@ -6,29 +6,15 @@ downloaded), with our local image names and a Corefile that never forwards off t
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .images import COREDNS_IMAGE, METRICS_SERVER_IMAGE
-from .layout import DNS_SERVICE_IP, GO_MODULES, VERSIONS, Layout
-
-
-def _module_dir(module_dir: str, path: str, version: str) -> Path:
-    done = subprocess.run(
-        ["go", "mod", "download", "-json", f"{path}@{version}"],
-        cwd=GO_MODULES / module_dir,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
-    )
-    return Path(json.loads(done.stdout)["Dir"])
+from .layout import DNS_SERVICE_IP
+from .modules import source_dir
 
 
 def coredns_manifest() -> str:
@@ -36,7 +22,7 @@ def coredns_manifest() -> str:
 
     Names outside cluster.local get no answer instead of reaching the machine's resolver.
     """
-    kubernetes = _module_dir("kubernetes", "k8s.io/kubernetes", VERSIONS.kubernetes)
+    kubernetes = source_dir("kubernetes")
     text = (kubernetes / "cluster/addons/dns/coredns/coredns.yaml.in").read_text()
     text = text.replace("dns_domain", "cluster.local").replace("dns_server", DNS_SERVICE_IP)
     text = text.replace("dns_memory_limit", "170Mi")
@@ -47,7 +33,7 @@ def coredns_manifest() -> str:
 
 
 def metrics_server_manifest(kubectl: list[str]) -> str:
-    base = _module_dir("metrics-server", "sigs.k8s.io/metrics-server", VERSIONS.metrics_server)
+    base = source_dir("metrics-server")
     rendered = subprocess.run(
         [*kubectl, "kustomize", str(base / "manifests/base")],
         capture_output=True,
@@ -79,6 +65,6 @@ def apply(kubectl: list[str], manifest: str) -> None:
                    capture_output=True)  # fmt: skip
 
 
-def install(layout: Layout, kubectl: list[str]) -> None:
+def install(kubectl: list[str]) -> None:
     apply(kubectl, coredns_manifest())
     apply(kubectl, metrics_server_manifest(kubectl))

@@ -1,21 +1,24 @@
 """Builds the cluster's binaries from the pinned Go modules under go/, once per source change.
 
-Each component's stamp is a hash of its module files, build flags and Go version: an unchanged
+Each binary's stamp is a hash of its module files, build flags and Go version: an unchanged
 stamp means the cached binary is used as is, so a second `up` on the same machine builds
 nothing. The Go module and build caches (GOMODCACHE, GOCACHE) make a changed stamp cheap.
+A rebuilt binary replaces the file (a new inode), which is how `up` tells that a running
+process still runs the one before (procs.current).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import progress
-from .layout import GO_MODULES, VERSIONS, Layout
+from .layout import Layout
+from .modules import GO_MODULES, VERSIONS, go_env, minor
 
+# The names the multi-call kubernetes binary answers to (go/kubernetes/main.go).
 KUBERNETES_COMMANDS = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -29,13 +32,13 @@ KUBERNETES_COMMANDS = (
 def _version_flags() -> list[str]:
     # What upstream's hack/lib/version.sh stamps: without it the API server reports v0.0.0
     # and Helm's kubeVersion checks and .Capabilities see a wrong version.
-    version = VERSIONS.kubernetes
+    version = VERSIONS["kubernetes"]
     flags = []
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [
             f"-X {pkg}.gitVersion={version}",
             f"-X {pkg}.gitMajor=1",
-            f"-X {pkg}.gitMinor={VERSIONS.minor}",
+            f"-X {pkg}.gitMinor={minor(version)}",
             f"-X {pkg}.gitTreeState=clean",
         ]
     return flags
@@ -68,18 +71,9 @@ COMPONENTS = (
         "helm",
         "helm",
         "helm.sh/helm/v3/cmd/helm",
-        (f"-X helm.sh/helm/v3/internal/version.version={VERSIONS.helm}",),
+        (f"-X helm.sh/helm/v3/internal/version.version={VERSIONS['helm']}",),
     ),
 )
-
-
-def _go_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "GOTOOLCHAIN": "local",  # the machine's Go; never download another toolchain
-        "CGO_ENABLED": "0",  # static binaries: the add-on images are FROM scratch
-        "GOFLAGS": "-buildvcs=false -mod=readonly",  # go.sum in the repo is the pin
-    }
 
 
 def _stamp(component: Component) -> str:
@@ -89,18 +83,16 @@ def _stamp(component: Component) -> str:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     go_version = subprocess.run(
-        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True, env=_go_env()
+        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True, env=go_env()
     ).stdout.strip()
     digest.update(repr((component, go_version)).encode())
     return digest.hexdigest()
 
 
-def ensure(layout: Layout, names: tuple[str, ...] | None = None) -> None:
-    """Builds every component (or those named) whose stamp differs from the cached one."""
+def ensure(layout: Layout) -> None:
+    """Builds every binary whose stamp differs from the cached one."""
     layout.bin.mkdir(parents=True, exist_ok=True)
     for component in COMPONENTS:
-        if names is not None and component.name not in names:
-            continue
         stamp_file = layout.bin / f".{component.name}.stamp"
         stamp = _stamp(component)
         binary = layout.bin / component.name
@@ -124,8 +116,8 @@ def _go_build(component: Component, binary: Path) -> None:
         cmd += ["-tags", component.tags]
     cmd += ["-ldflags", " ".join(("-s", "-w", *component.ldflags)), component.package]
     done = subprocess.run(
-        cmd, cwd=GO_MODULES / component.module, env=_go_env(), capture_output=True, text=True
+        cmd, cwd=GO_MODULES / component.module, env=go_env(), capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"go build of {component.name} failed:\n{done.stderr[-4000:]}")
-    partial.replace(binary)  # atomic: an interrupted build never leaves a half binary
+    partial.replace(binary)  # atomic, and a new file: running processes keep the old one

@@ -1,8 +1,13 @@
-"""Configuration files of containerd, CNI, the kubelet and kube-proxy, written by `up`."""
+"""Configuration files of containerd, CNI, the kubelet and kube-proxy, written by `up`.
+
+Written only before the process that reads them starts: kube-proxy exits when its file is
+written under it, and a process reads its file once anyway.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .layout import (
     BRIDGE,
@@ -135,3 +140,17 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 """
+
+
+def written(files: dict[Path, str]) -> bool:
+    """Whether every file holds what it would be written with now."""
+    try:
+        return all(path.read_text() == text for path, text in files.items())
+    except FileNotFoundError:
+        return False
+
+
+def write(files: dict[Path, str]) -> None:
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)

@@ -8,24 +8,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from . import host, procs, progress
+from . import components, host, procs, progress
 from .layout import Layout
-
-# Clients before servers: nothing restarts what was just stopped.
-ORDER = ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager",
-         "kube-apiserver", "etcd")  # fmt: skip
 
 
 def down(layout: Layout) -> None:
-    for name in ORDER:
-        if procs.stop(layout, name):
-            progress.say(f"stopped {name}")
-    killed = host.kill_pods()
-    shims = host.kill_shims(layout)
-    if killed or shims:
-        progress.say(f"killed {killed} pod processes and {shims} containerd shims")
-    if procs.stop(layout, "containerd"):
-        progress.say("stopped containerd")
+    # Clients before servers (the start order reversed): nothing restarts what was stopped.
+    for component in components.stop_order():
+        if component.name == components.CONTAINERD:
+            _kill_pods(layout)  # the containers it started outlive it
+        if procs.stop(layout, component.name):
+            progress.say(f"stopped {component.name}")
     proxy = layout.tool("kube-proxy")
     if proxy.exists():
         # kube-proxy's own clean-up of its iptables and nftables state.
@@ -41,3 +34,10 @@ def down(layout: Layout) -> None:
     still = host.mounts_below(layout.state, layout.run)
     if still:
         raise RuntimeError(f"still mounted after clean-up: {still[:5]}")
+
+
+def _kill_pods(layout: Layout) -> None:
+    killed = host.kill_pods()
+    shims = host.kill_shims(layout)
+    if killed or shims:
+        progress.say(f"killed {killed} pod processes and {shims} containerd shims")

@@ -115,10 +115,6 @@ def unmount_below(*roots: Path) -> None:
         run("umount", "--lazy", point, check=False)
 
 
-def _iptables_save(table: str) -> list[str]:
-    return run("iptables-save", "-t", table).stdout.splitlines()
-
-
 def remove_iptables() -> None:
     """Deletes kube-proxy's and the kubelet's KUBE-* chains and this network's CNI rules.
 

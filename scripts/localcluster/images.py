@@ -11,19 +11,21 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from scripts.e2e import podman as podman_base
+
 from . import progress
-from .layout import IMAGE_PREFIX, PAUSE_IMAGE, VERSIONS, Layout
+from .layout import IMAGE_PREFIX, PAUSE_IMAGE, Layout
+from .modules import VERSIONS
 
 PAUSE_SOURCE = Path(__file__).resolve().parent / "pause.c"
-# podman's global flags on a machine without systemd (see the e2e rig's podman module).
-PODMAN = ("podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs")
 
-COREDNS_IMAGE = f"{IMAGE_PREFIX}/coredns:{VERSIONS.coredns}"
-METRICS_SERVER_IMAGE = f"{IMAGE_PREFIX}/metrics-server:{VERSIONS.metrics_server}"
+COREDNS_IMAGE = f"{IMAGE_PREFIX}/coredns:{VERSIONS['coredns']}"
+METRICS_SERVER_IMAGE = f"{IMAGE_PREFIX}/metrics-server:{VERSIONS['metrics-server']}"
 
 
 def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True)
+    """The e2e rig's podman (its flags for a machine without systemd), failing with stderr."""
+    done = podman_base.podman(*args, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"podman {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done

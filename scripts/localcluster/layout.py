@@ -1,4 +1,4 @@
-"""Where the local cluster keeps things, which versions it runs, and its network.
+"""Where the local cluster keeps things, and its network.
 
 One frozen description read by every step, so `up` and `down` agree on every path and name.
 """
@@ -9,10 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-GO_MODULES = Path(__file__).resolve().parent / "go"
-
-# The address plan. Pods and services stay on this machine: a bridge and a dummy interface
-# that `up` creates; the ranges avoid podman's 10.88.0.0/16.
+# The address plan. Pods and services stay on this machine: the node's address on a link of
+# its own and the pods' bridge, both made by `up`; the ranges avoid podman's 10.88.0.0/16.
 NODE_NAME = "corebound-node"
 NODE_IP = "10.200.255.1"
 NODE_LINK = "cb-node0"
@@ -28,29 +26,6 @@ API_PORT = 6443
 # Image names the cluster's manifests use; all local, none ever pulled.
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 IMAGE_PREFIX = "localhost/corebound-cluster"
-
-
-@dataclass(frozen=True)
-class Versions:
-    kubernetes: str
-    etcd: str
-    coredns: str
-    metrics_server: str
-    helm: str
-
-    @property
-    def minor(self) -> int:
-        return int(self.kubernetes.lstrip("v").split(".")[1])
-
-
-# Each version is the one its Go module under go/ pins; tests check the two agree.
-VERSIONS = Versions(
-    kubernetes="v1.34.4",
-    etcd="v3.6.16",
-    coredns="v1.12.1",
-    metrics_server="v0.8.0",
-    helm="v3.21.4",
-)
 
 
 def cache_root() -> Path:
@@ -126,3 +101,7 @@ class Layout:
 
     def tool(self, name: str) -> Path:
         return self.bin / name
+
+    def kubectl(self) -> list[str]:
+        """The built kubectl as the cluster's admin."""
+        return [str(self.tool("kubectl")), f"--kubeconfig={self.kubeconfig}"]

@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from scripts.local.proc import stat_fields
 
 from .layout import Layout
 
 
 def _start_ticks(pid: int) -> str | None:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_fields(pid)[19]  # field 22 of proc(5), starttime
     except OSError:
         return None
-    # Field 22 (starttime); the command name (field 2) may hold spaces, so split after ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return stat_fields(pid)[0]
+    except OSError:
+        return None
 
 
 def start(layout: Layout, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -55,11 +64,25 @@ def running(layout: Layout, name: str) -> int | None:
     return pid
 
 
-def _state(pid: int) -> str | None:
+def current(pid: int, argv: Sequence[str]) -> bool:
+    """Whether the process runs argv as it would be started now.
+
+    The same command line, and the very file now at argv[0]'s path: a rebuild replaces the
+    file, and the kernel's /proc/<pid>/exe still names the one the process was started from.
+    Reading another user's process needs root (PermissionError otherwise).
+    """
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        runs = os.stat(f"/proc/{pid}/exe")
+    except FileNotFoundError:
+        return False  # exited meanwhile
+    if [os.fsdecode(arg) for arg in cmdline] != list(argv):
+        return False
+    path = shutil.which(argv[0])
+    if path is None:
+        return False  # the binary is gone: nothing current to run
+    now = os.stat(path)
+    return (runs.st_dev, runs.st_ino) == (now.st_dev, now.st_ino)
 
 
 def stop(layout: Layout, name: str, grace_s: float = 15) -> bool:

@@ -1,55 +1,49 @@
-"""`up`: from nothing (or from whatever a killed run left) to a Ready node with add-ons."""
+"""`up`: from nothing (or from whatever a killed run left) to a Ready node with add-ons.
+
+On a cluster that already runs, only what a rebuild replaced is restarted (plan.py), and the
+add-on images and manifests are applied again so a new CoreDNS or metrics-server rolls out.
+"""
 
 from __future__ import annotations
 
 import subprocess
 
-from . import addons, build, components, configs, down, host, images, pki, procs, progress
-from .layout import NODE_NAME, Layout
-
-
-def kubectl(layout: Layout) -> list[str]:
-    return [str(layout.tool("kubectl")), f"--kubeconfig={layout.kubeconfig}"]
-
-
-def _healthy(layout: Layout) -> bool:
-    """True when every process runs and the node is Ready: `up` then has nothing to do."""
-    names = ("containerd", "etcd", "kube-apiserver", "kube-controller-manager",
-             "kube-scheduler", "kubelet", "kube-proxy")  # fmt: skip
-    if any(procs.running(layout, name) is None for name in names):
-        return False
-    done = subprocess.run(
-        [*kubectl(layout), "get", "node", NODE_NAME, "-o",
-         "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return done.stdout.strip() == "True"
-
-
-def _start(layout: Layout, process: components.Process) -> None:
-    procs.start(layout, process.name, process.argv)
-
-
-def _write_configs(layout: Layout) -> None:
-    for path, text in (
-        (layout.config / "containerd.toml", configs.containerd(layout)),
-        (layout.cni_conf_dir / "10-corebound.conflist", configs.cni_conflist(layout)),
-        (layout.config / "kubelet.yaml", configs.kubelet(layout)),
-        (layout.config / "kube-proxy.yaml", configs.kube_proxy(layout)),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+from . import (
+    addons,
+    build,
+    components,
+    configs,
+    down,
+    health,
+    host,
+    images,
+    pki,
+    plan,
+    procs,
+    progress,
+)
+from .layout import Layout
 
 
 def up(layout: Layout, app_images: list[str]) -> None:
     with progress.step("build binaries"):
         build.ensure(layout)
-    if _healthy(layout):
-        progress.say("cluster already up and the node Ready: nothing to start")
-    else:
+    chosen = plan.decide(components.names(), plan.survey(layout), lambda: health.node_ready(layout))
+    if chosen.clean:
         with progress.step("clean what an earlier run left"):
             down.down(layout)
-        _start_cluster(layout)
+    elif chosen.start:
+        with progress.step(
+            f"stop what is stale (a replaced binary, flag or config): {', '.join(chosen.start)}"
+        ):
+            _stop(layout, chosen.start)
+    else:
+        progress.say("cluster already up on the current binaries, node Ready: nothing to start")
+    if chosen.start:
+        _start(layout, chosen.start)
+    # Every time: an image's tag carries its version, so a new one must be there to roll out.
+    with progress.step("images: pause, CoreDNS, metrics-server"):
+        images.import_images(layout, images.build_addon_images(layout))
     with progress.step("add-ons: CoreDNS, metrics-server"):
         _addons(layout)
     with progress.step("images: import the project's images"):
@@ -57,71 +51,56 @@ def up(layout: Layout, app_images: list[str]) -> None:
     progress.say(f"ready: export KUBECONFIG={layout.kubeconfig}")
 
 
-def _start_cluster(layout: Layout) -> None:
+def _stop(layout: Layout, names: tuple[str, ...]) -> None:
+    for component in components.stop_order():
+        if component.name in names and procs.stop(layout, component.name):
+            progress.say(f"stopped {component.name}")
+
+
+def _start(layout: Layout, names: tuple[str, ...]) -> None:
+    """Starts the named processes in order; every readiness check is awaited in turn, also
+    of a process left running (a restarted server's clients must have reconnected)."""
     with progress.step("host: node address, sysctls"):
         host.prepare()
     with progress.step("certificates and kubeconfigs"):
         pki.ensure(layout)
-        _write_configs(layout)
-    with progress.step("containerd"):
-        _start(layout, components.containerd(layout))
-        components.wait_for(
-            "containerd", lambda: components.socket_ready(str(layout.containerd_socket)), 30,
-            lambda: procs.log_tail(layout, "containerd"),
-        )  # fmt: skip
-    with progress.step("images: pause, CoreDNS, metrics-server"):
-        images.import_images(layout, images.build_addon_images(layout))
-    with progress.step("etcd and kube-apiserver"):
-        _start(layout, components.etcd(layout))
-        _start(layout, components.apiserver(layout))
-        components.wait_for(
-            "kube-apiserver", lambda: components.apiserver_ready(layout), 120,
-            lambda: procs.log_tail(layout, "kube-apiserver") + procs.log_tail(layout, "etcd"),
-        )  # fmt: skip
-    with progress.step("controller-manager, scheduler, kubelet, kube-proxy"):
-        for process in (
-            components.controller_manager(layout),
-            components.scheduler(layout),
-            components.kubelet(layout),
-            components.kube_proxy(layout),
-        ):
-            _start(layout, process)
-        components.wait_for(
-            "node", lambda: _node_ready(layout), 120,
-            lambda: procs.log_tail(layout, "kubelet"),
-        )  # fmt: skip
+    for component in components.ORDER:
+        starts = component.name in names
+        if not starts and component.ready is None:
+            continue
+        with progress.step(f"{'start' if starts else 'wait for'} {component.name}"):
+            if starts:
+                configs.write(component.files(layout))
+                procs.start(layout, component.name, component.argv(layout))
+            if component.ready is not None:
+                _await(layout, component.name, component.ready, component.ready_s)
+
+
+def _await(layout: Layout, name: str, ready: health.Check, timeout_s: float) -> None:
+    health.wait_for(name, lambda: ready(layout), timeout_s, lambda: procs.log_tail(layout, name))
 
 
 def _addons(layout: Layout) -> None:
     """Applied on every `up` (idempotent), so a half-started earlier run is completed."""
-    addons.install(layout, kubectl(layout))
+    addons.install(layout.kubectl())
     _wait_rollout(layout, "coredns")
     _wait_rollout(layout, "metrics-server")
     subprocess.run(
-        [*kubectl(layout), "wait", "--for=condition=Available", "--timeout=180s",
+        [*layout.kubectl(), "wait", "--for=condition=Available", "--timeout=180s",
          "apiservice/v1beta1.metrics.k8s.io"],
         check=True, capture_output=True,
     )  # fmt: skip
 
 
-def _node_ready(layout: Layout) -> bool:
-    done = subprocess.run(
-        [*kubectl(layout), "get", "node", NODE_NAME, "-o",
-         "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return done.stdout.strip() == "True"
-
-
 def _wait_rollout(layout: Layout, name: str) -> None:
     done = subprocess.run(
-        [*kubectl(layout), "-n", "kube-system", "rollout", "status", f"deployment/{name}",
+        [*layout.kubectl(), "-n", "kube-system", "rollout", "status", f"deployment/{name}",
          "--timeout=180s"],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         pods = subprocess.run(
-            [*kubectl(layout), "-n", "kube-system", "describe", "pods"],
+            [*layout.kubectl(), "-n", "kube-system", "describe", "pods"],
             capture_output=True, text=True,
         ).stdout  # fmt: skip
         raise RuntimeError(f"{name} did not roll out: {done.stderr}\n{pods[-4000:]}")
