@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import numpy as np
 from fastapi import FastAPI
+from fastapi.responses import Response
 from fastapi.telemetry import TelemetryConfig
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -136,7 +137,13 @@ def create_app(
     app.state.runtime = rt
     for router in (ops.router, v1.router, v2.router):
         app.include_router(router)
-    Instrumentator().expose(app, tags=["operations"], summary="Prometheus metrics of all workers")
+    # Prometheus text, not JSON: a plain Response documents no JSON body.
+    Instrumentator().expose(
+        app,
+        tags=["operations"],
+        summary="Prometheus metrics of all workers",
+        response_class=Response,
+    )
     errors.install(app)
     oip_errors.install(app)
     # Added first, so innermost: whatever is added later wraps them.
