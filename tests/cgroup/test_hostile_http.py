@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_text import metric_sum
 from serving import Service, run_service
 
 from service.settings import Settings
@@ -50,18 +51,12 @@ def status_of(response: bytes) -> int:
     return int(match.group(1)) if match else 0
 
 
-def metric(svc: Service, name: str) -> float:
-    text = httpx.get(svc.url + "/metrics").text
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+def metric(svc: Service, sample: str, **labels: str) -> float:
+    return metric_sum(httpx.get(svc.url + "/metrics").text, sample, **labels)
 
 
 def server_errors(svc: Service) -> float:
-    text = httpx.get(svc.url + "/metrics").text
-    return sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith("http_requests_total") and 'status="5' in line
-    )
+    return metric(svc, "http_requests_total", status="5xx")
 
 
 def test_long_request_line_gets_414_and_a_close(svc: Service) -> None:
@@ -137,7 +132,8 @@ def test_early_413_closes_the_connection(svc: Service) -> None:
 
 
 def test_abandoned_uploads_and_short_bodies_are_not_server_errors(svc: Service) -> None:
-    errors_before, gone_before = server_errors(svc), metric(svc, "corebound_client_disconnects")
+    gone = "corebound_client_disconnects_total"
+    errors_before, gone_before = server_errors(svc), metric(svc, gone)
     for i in range(20):
         with connect(svc) as sock:
             sock.sendall(PREDICT + b'Content-Length: 5000\r\n\r\n{"inputs": [[1, 2')
@@ -146,7 +142,7 @@ def test_abandoned_uploads_and_short_bodies_are_not_server_errors(svc: Service) 
                 read_all(sock)
             time.sleep(0.05)  # the server has read the part before we hang up
     deadline = time.monotonic() + GIVE_UP_S
-    while metric(svc, "corebound_client_disconnects") < gone_before + 20:
+    while metric(svc, gone) < gone_before + 20:
         assert time.monotonic() < deadline, "disconnects not counted"
         time.sleep(0.2)
     assert server_errors(svc) == errors_before

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.local.net import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "corebound"
 
@@ -96,12 +98,6 @@ def _run(argv: list[str], env: dict[str, str], check: bool, timeout: float,
             f"\n{done.stderr[-3000:]}"
         )
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[str], timeout_s: float = 30) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from paths import REPO
+from prometheus_text import metric_sum
 from serving import holdout, run_service
 
 
@@ -185,14 +186,6 @@ def test_sigkill_of_one_worker_loses_at_most_its_in_flight_requests(tmp_path: Pa
     assert len(workers_after) == 2 and victim not in workers_after and healthy == 200
 
 
-def metric_sum(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_metrics_sum_over_all_workers(tmp_path: Path) -> None:
     with run_service(wait_workers=2) as svc:
         pids = set()
@@ -221,11 +214,7 @@ def test_an_idle_worker_answers_on_its_loop_only_when_allowed(
     ):
         labels = [client.post("/v1/predict", json=body).json()["labels"] for _ in range(20)]
         text = client.get("/metrics").text
-    inline = sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith("corebound_inline_requests_total")
-    )
+    inline = metric_sum(text, "corebound_inline_requests_total")
     assert labels == [labels[0]] * 20  # the same answer either way
     # One request at a time: each finds its worker idle (the warm-up measured the model).
     assert inline == (20 if on_the_loop else 0)

@@ -5,19 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bench_rows import row
 
 from scripts.bench.goals import batch_histogram, bucket_delta, goals, machine_limit
 from scripts.bench.load import Row
-
-
-def row(pattern: str, concurrency: int, rps: float, **kw: Any) -> Row:
-    fields: dict[str, Any] = {
-        "label": pattern, "p50_ms": 1.0, "p99_ms": 5.0, "max_ms": 9.0, "requests": 100,
-        "non_2xx": 0, "socket_errors": 0, "healthz_p50_ms": 1.0, "healthz_p99_ms": 3.0,
-        "healthz_failures": 0, "healthz_probes": 50, "server_cores": 1.0,
-        "client_cores": 0.5, "load_average": 1.0,
-    }  # fmt: skip
-    return Row(pattern=pattern, concurrency=concurrency, rps=rps, **{**fields, **kw})
 
 
 def by_goal(rows: list[Row]) -> dict[str, dict[str, Any]]:

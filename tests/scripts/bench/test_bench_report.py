@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from scripts.bench.load import Row, percentile
+from bench_rows import row
+
+from scripts.bench.load import percentile
 from scripts.bench.report import pick_median
-
-
-def row(pattern: str, concurrency: int, rps: float, **kw: Any) -> Row:
-    fields: dict[str, Any] = {
-        "label": pattern, "p50_ms": 1.0, "p99_ms": 5.0, "max_ms": 9.0, "requests": 100,
-        "non_2xx": 0, "socket_errors": 0, "healthz_p50_ms": 1.0, "healthz_p99_ms": 3.0,
-        "healthz_failures": 0, "healthz_probes": 50, "server_cores": 1.0,
-        "client_cores": 0.5, "load_average": 1.0,
-    }  # fmt: skip
-    return Row(pattern=pattern, concurrency=concurrency, rps=rps, **{**fields, **kw})
 
 
 def test_percentile_takes_the_nearest_rank_and_nan_when_empty() -> None:
