@@ -1,13 +1,16 @@
-"""The inference engine alone: batching, back-pressure, deadlines, draining, model faults."""
+"""The inference engine alone: batching, back-pressure, deadlines, draining, model faults.
+
+Deterministic on any machine: the thread is held on events, the engine's clock is a FakeClock
+where time matters (engine_doubles), and no test sleeps to let something happen.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 import pytest
-from engine_doubles import GatedModel, make, rows, until
+from engine_doubles import GatedModel, freeze_clock, make, rows, spy_waits, until, wake_ups
 
 from service.inference.engine import DeadlineExceeded, InferenceEngine, ModelError, Overloaded
 
@@ -28,7 +31,7 @@ async def test_queued_requests_are_batched_greedily_up_to_max_batch() -> None:
     first = asyncio.ensure_future(engine.infer(rows(1), 5))
     await asyncio.to_thread(model.entered.wait, 5)  # the thread is busy with the first row
     rest = [asyncio.ensure_future(engine.infer(rows(1), 5)) for _ in range(12)]
-    await asyncio.sleep(0.05)
+    await until(lambda: engine.queued_rows == 12)  # all twelve wait behind the busy thread
     model.gate.set()
     await asyncio.gather(first, *rest)
     assert model.batches == [1, 8, 4]
@@ -42,7 +45,7 @@ async def test_full_queue_refuses_at_once_with_retry_after() -> None:
     busy = asyncio.ensure_future(engine.infer(rows(1), 5))
     await asyncio.to_thread(model.entered.wait, 5)
     queued = asyncio.ensure_future(engine.infer(rows(4), 5))
-    await asyncio.sleep(0.01)
+    await until(lambda: engine.queued_rows == 4)
     with pytest.raises(Overloaded) as refused:
         await engine.infer(rows(1), 5)
     assert refused.value.retry_after_s >= 1
@@ -104,29 +107,37 @@ async def test_model_error_fails_its_batch_not_the_thread() -> None:
     engine.stop()
 
 
-async def test_max_wait_collects_a_fuller_batch() -> None:
+async def test_max_wait_collects_a_fuller_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine's clock stands still: the window closes when the batch is full, never early
+    # because the machine was slow to send the rest.
+    freeze_clock(monkeypatch)
     model = GatedModel()
     engine = make(model, max_wait_s=0.2)
-    outs = await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(5)))
-    assert len(outs) == 5 and model.batches == [5]
+    holding = spy_waits(engine)
+    first = asyncio.ensure_future(engine.infer(rows(1), 5))
+    # The thread has the first row and waits for more (without MAX_WAIT_MS it would run it).
+    assert await asyncio.to_thread(holding.wait, 10)
+    later = [asyncio.ensure_future(engine.infer(rows(1), 5)) for _ in range(7)]
+    outs = await asyncio.gather(first, *later)
+    assert len(outs) == 8 and model.batches == [8]
     engine.stop()
 
 
-def test_heartbeat_goes_stale_when_the_thread_is_stuck() -> None:
+async def test_heartbeat_goes_stale_when_the_thread_is_stuck(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = freeze_clock(monkeypatch)
     model = GatedModel()
     engine = make(model)
     model.gate.clear()
-
-    async def submit() -> None:
-        task = asyncio.ensure_future(engine.infer(rows(1), 5))
-        await asyncio.to_thread(model.entered.wait, 5)
-        await asyncio.sleep(0.3)
-        assert not engine.healthy(0.2)
-        model.gate.set()
-        await task
-        assert engine.healthy(0.2)
-
-    asyncio.run(submit())
+    task = asyncio.ensure_future(engine.infer(rows(1), 5))
+    await asyncio.to_thread(model.entered.wait, 5)
+    assert engine.healthy(30)
+    clock.advance(31)  # the thread is stuck in the model past the heartbeat timeout
+    assert not engine.healthy(30)
+    model.gate.set()
+    await task
+    assert engine.healthy(30)  # the finished call beat again
     engine.stop()
 
 
@@ -136,47 +147,47 @@ def _shed(reason: str) -> float:
     return REGISTRY.get_sample_value("corebound_shed_requests_total", {"reason": reason}) or 0.0
 
 
-async def test_a_request_expiring_in_the_queue_is_counted_as_a_deadline_shed() -> None:
+async def test_a_request_expiring_in_the_queue_is_counted_as_a_deadline_shed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = freeze_clock(monkeypatch)
     model = GatedModel()
     engine = make(model)
-    second = threading.Event()
-    calls = []
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        calls.append(len(batch))
-        if len(calls) == 2:
-            second.set()
-        return model.predict(batch)
-
-    engine._predict = predict
     before = _shed("deadline")
     model.gate.clear()
-    busy = asyncio.ensure_future(engine.infer(rows(1), 5))
+    busy = asyncio.ensure_future(engine.infer(rows(1), 600))
     await asyncio.to_thread(model.entered.wait, 5)
-    expiring = asyncio.ensure_future(engine.infer(rows(2), 0.05))
-    after_it = asyncio.ensure_future(engine.infer(rows(3), 5))
-    await asyncio.sleep(0)  # both queued behind the busy one
-    # Block the loop (as a busy event loop does) past the deadline, so the inference thread,
-    # not the loop's timer, finds it expired when it reaches the job.
-    threading.Event().wait(0.1)
+    expiring = asyncio.ensure_future(engine.infer(rows(2), 60))
+    after_it = asyncio.ensure_future(engine.infer(rows(3), 600))
+    await until(lambda: engine.queued_rows == 5)  # both queued behind the busy one
+    # Past its deadline on the engine's clock only: the inference thread, not the loop's
+    # timer (a minute of real time away), finds it expired when it reaches the job.
+    clock.advance(61)
     model.gate.set()
-    assert second.wait(10)  # the thread has passed the expired job and runs the next one
     with pytest.raises(DeadlineExceeded, match="expired in queue"):
         await expiring
     await asyncio.gather(busy, after_it)
+    assert model.batches == [1, 3]  # taken with the job behind it; only that one ran
     assert _shed("deadline") == before + 1
     engine.stop()
 
 
-async def test_each_failed_request_gets_its_own_exception() -> None:
+async def test_each_failed_request_gets_its_own_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    freeze_clock(monkeypatch)  # the batch window closes when all three are in it
+    calls: list[int] = []
+
     def broken(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
         raise ValueError("weights corrupt")
 
-    engine = InferenceEngine(broken, max_batch=8, max_wait_s=0.05, max_queue_rows=64, threads=1)
+    engine = InferenceEngine(broken, max_batch=3, max_wait_s=0.05, max_queue_rows=64, threads=1)
     engine.start()
     results = await asyncio.gather(
         *(engine.infer(rows(1), 5) for _ in range(3)), return_exceptions=True
     )
+    assert calls == [3]  # one failed batch of three requests
     assert all(isinstance(r, ModelError) for r in results)
     assert len({id(r) for r in results}) == 3  # not one object collecting three tracebacks
     assert all(isinstance(r, ModelError) and isinstance(r.__cause__, ValueError) for r in results)
@@ -203,7 +214,7 @@ async def test_a_batch_wakes_the_loop_once_not_once_per_request(
     first = asyncio.ensure_future(engine.infer(rows(1), 5))
     await asyncio.to_thread(model.entered.wait, 5)
     rest = [asyncio.ensure_future(engine.infer(rows(1), 5)) for _ in range(8)]
-    await asyncio.sleep(0.05)
+    await until(lambda: engine.queued_rows == 8)
     loop = asyncio.get_running_loop()
     wake_ups: list[object] = []
     original = loop.call_soon_threadsafe
@@ -222,8 +233,11 @@ async def test_a_batch_wakes_the_loop_once_not_once_per_request(
 
 async def test_requests_queued_in_one_loop_turn_form_one_batch() -> None:
     model = GatedModel()
-    engine = make(model)
+    engine = InferenceEngine(model.predict, max_batch=8, max_wait_s=0, max_queue_rows=64, threads=1)
+    spy_waits(engine, idle_poll=False)  # only the engine's own wake-up can start a batch
+    woken = wake_ups(engine)
+    engine.start()
     # The thread is idle; all eight are queued before it is woken (once, after the turn).
     await asyncio.gather(*(engine.infer(rows(1), 5) for _ in range(8)))
-    assert model.batches == [8]
+    assert woken == [8] and model.batches == [8]
     engine.stop()
