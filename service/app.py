@@ -8,6 +8,7 @@ service/web/body.py (admission) -> service/protocol (decoding) -> service/infere
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.body_policy = body_policy(rt, rt.model)
     # Warm up through the engine: pages the weights in and starts BLAS before traffic.
     await rt.engine.infer(np.zeros((1, rt.model.input_dim), np.float32), s.request_timeout_s)
+    # Everything loaded so far (FastAPI, the model, ONNX Runtime's session) lives as long as
+    # the worker: out of the collector's reach, a full collection scans only what requests
+    # made. Without it, collections of the whole heap doubled p99 at 64 clients (7,400 ->
+    # 6,800 req/s, p99 16 -> 30 ms in `python -m scripts.bench`; 7,480 req/s, p99 15 ms with).
+    gc.collect()  # garbage of the load first: frozen, it would never be freed
+    gc.freeze()
     rt.ready = True
     log.info(
         "model %s %s loaded (%d bytes, mmap=%s); %d BLAS threads",

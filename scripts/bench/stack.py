@@ -1,6 +1,11 @@
 """The service's own per-request cost in process: the ASGI stack on the floor model, no HTTP.
 
     python -m scripts.bench stack
+    python -m scripts.bench stack --tree OLD_CHECKOUT --out reports/stack.json
+
+With `--tree`, the other checkout's stack is measured too, in turns with this one in one
+run (its own `python -m scripts.bench stack`, in a process of its own), and the ratios
+written; both measure with the same requests, so the numbers compare.
 
 Calls the app as uvicorn would (scope, receive, send) on uvloop, one request at a time and
 32 at once, with the floor model (scripts/bench/floor.py: the model costs nothing), so what
@@ -15,7 +20,11 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -81,14 +90,75 @@ async def measure(requests: int, runs: int) -> list[tuple[str, int, float]]:
     return results
 
 
+LINE = re.compile(r"^(?P<label>.+?)\s+c=(?P<c>\d+)\s+(?P<us>[\d.]+) us/request$")
+
+
+def measure_tree(tree: Path, requests: int, runs: int) -> dict[tuple[str, int], float]:
+    """Another checkout's stack, by its own command (its code, this interpreter)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env.pop("MODEL_CLASS", None)
+    command = [sys.executable, "-m", "scripts.bench", "stack"]
+    command += ["--requests", str(requests), "--runs", str(runs)]
+    out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    found = {}
+    for line in out.stdout.splitlines():
+        m = LINE.match(line.strip())
+        if m:
+            found[(m["label"], int(m["c"]))] = float(m["us"])
+    return found
+
+
+def compare(tree: Path, requests: int, runs: int, rounds: int) -> list[dict[str, Any]]:
+    """Both stacks in turns, `rounds` times each; the best of each cell."""
+    here: dict[tuple[str, int], float] = {}
+    there: dict[tuple[str, int], float] = {}
+    for _ in range(rounds):
+        for label, concurrency, us in uvloop.run(measure(requests, runs)):
+            key = (label, concurrency)
+            here[key] = min(us, here.get(key, us))
+        for key, us in measure_tree(tree, requests, runs).items():
+            there[key] = min(us, there.get(key, us))
+    return [
+        {
+            "case": label,
+            "concurrency": concurrency,
+            "us_per_request": round(us, 1),
+            "baseline_us_per_request": round(there[(label, concurrency)], 1),
+            "ratio": round(us / there[(label, concurrency)], 2),
+        }
+        for (label, concurrency), us in here.items()
+        if (label, concurrency) in there
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench stack")
     parser.add_argument("--requests", type=int, default=2000, help="per run")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--tree", type=Path, default=None, help="a checkout to compare with")
+    parser.add_argument("--rounds", type=int, default=3, help="with --tree: turns each")
+    parser.add_argument("--out", type=Path, default=None, help="with --tree: the JSON report")
     args = parser.parse_args(argv)
     os.environ["MODEL_CLASS"] = "scripts.bench.floor:load"
-    for label, concurrency, us in uvloop.run(measure(args.requests, args.runs)):
-        print(f"{label:18} c={concurrency:<3} {us:7.1f} us/request")
+    if args.tree is None:
+        for label, concurrency, us in uvloop.run(measure(args.requests, args.runs)):
+            print(f"{label:18} c={concurrency:<3} {us:7.1f} us/request")
+        return 0
+    cells = compare(args.tree.resolve(), args.requests, args.runs, args.rounds)
+    for cell in cells:
+        print(
+            f"{cell['case']:18} c={cell['concurrency']:<3} {cell['us_per_request']:7.1f} us"
+            f"  baseline {cell['baseline_us_per_request']:7.1f} us  ratio {cell['ratio']:.2f}"
+        )
+    if args.out:
+        baseline = subprocess.run(
+            ["git", "-C", str(args.tree), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        report = {"baseline": baseline or str(args.tree.name), "rounds": args.rounds,
+                  "runs": args.runs, "requests": args.requests, "cells": cells}  # fmt: skip
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
     return 0
 
 

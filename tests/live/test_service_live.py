@@ -203,7 +203,9 @@ def test_metrics_sum_over_all_workers(tmp_path: Path) -> None:
     )  # + one warm-up row per worker
 
 
-@pytest.mark.parametrize(("inline_max_ms", "on_the_loop"), [("2", True), ("0", False)])
+# 50 ms: far above the model's time even on a loaded machine, where a tight limit would
+# flake (the measured per-row time decides, and a busy core inflates it).
+@pytest.mark.parametrize(("inline_max_ms", "on_the_loop"), [("50", True), ("0", False)])
 def test_an_idle_worker_answers_on_its_loop_only_when_allowed(
     inline_max_ms: str, on_the_loop: bool
 ) -> None:

@@ -4,6 +4,7 @@ document. Each route's answers are in tests/service/web/test_routes_*.py."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -39,6 +40,12 @@ def test_the_lifespan_warms_the_model_up_before_ready_and_stops_the_thread_after
         assert rt.ready and engine.healthy(5) and model.input_dim == DIM
         assert batches() == before + 1  # one warm-up row through the engine
     assert not rt.ready and not engine.healthy(5)  # the inference thread has ended
+
+
+def test_what_the_lifespan_loaded_is_kept_out_of_the_collectors_scans() -> None:
+    gc.unfreeze()
+    with app_client():
+        assert gc.get_freeze_count() > 0  # gc.freeze(): full collections skip the app
 
 
 def test_metrics_count_batches(client: TestClient) -> None:

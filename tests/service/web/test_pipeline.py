@@ -186,7 +186,7 @@ def test_middleware_added_to_the_app_applies_to_every_route_hot_ones_included() 
     app.add_middleware(RequireToken)
     row = [1.0] * DIM
     tensor = {"name": "input-0", "shape": [1, DIM], "datatype": "FP32", "data": row}
-    calls = [
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/v1/predict", {"json": {"inputs": [row]}}),
         ("POST", f"/v2/models/{NAME}/infer", {"json": {"inputs": [tensor]}}),
         ("GET", "/healthz", {}),
