@@ -27,7 +27,8 @@ from service.sizing.formula import largest_body_bytes
 from service.sizing.planning import inherited_plan
 from service.web import errors, oip_errors, openapi_docs
 from service.web.body import BodyPolicy
-from service.web.pipeline import CoreboundAPI, HotRoutes, RequestMetrics
+from service.web.pipeline import CoreboundAPI, HotRoutes
+from service.web.request_metrics import RequestMetrics
 from service.web.routes import ops, v1, v2
 from service.web.runtime import Runtime
 
