@@ -57,7 +57,7 @@ class InferenceEngine:
         self.max_queue_rows = max_queue_rows
         self.threads = threads
         self.inline_max_s = inline_max_s
-        self._alone = alone  # True: the calling request is the only one its worker holds
+        self._alone = alone  # True: the calling request is the only one inside the app
         self._queue: deque[Job] = deque()
         self._queued_rows = 0
         self._cond = threading.Condition()
