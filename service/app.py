@@ -12,6 +12,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
@@ -20,10 +22,11 @@ from fastapi.telemetry import TelemetryConfig
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from service import __version__
-from service.inference.engine import InferenceEngine
-from service.inference.model import LoadedModel, load_model
+from service.inference.engine import InferenceEngine, ModelError
+from service.inference.loaded import LoadedModel
+from service.inference.model import load_model
 from service.settings import Settings, load_settings
-from service.sizing.formula import largest_body_bytes
+from service.sizing.formula import DEFAULT_INPUT_DIM, largest_body_bytes
 from service.sizing.planning import inherited_plan
 from service.web import errors, oip_errors, openapi_docs
 from service.web.body import BodyPolicy
@@ -40,11 +43,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     rt: Runtime = app.state.runtime
     s = rt.settings
     rt.model = await asyncio.to_thread(
-        load_model, s.model_dir, s.model_class, s.model_mmap, s.model_runtime, rt.plan.threads
+        partial(
+            load_model,
+            s.model_dir,
+            s.model_class,
+            s.model_mmap,
+            s.model_runtime,
+            rt.plan.threads,
+            packed=rt.plan.model_packed,
+            name=s.model_name,
+            version=s.model_version,
+            cache_dir=s.model_cache_dir,
+        )
     )
+    check_planned_width(s, rt.model)
     rt.engine = InferenceEngine(
         rt.model.predictor.predict,
-        max_batch=s.max_batch_size,
+        max_batch=min(s.max_batch_size, rt.model.max_batch or s.max_batch_size),
         max_wait_s=s.max_wait_ms / 1000,
         max_queue_rows=s.max_queue_rows,
         threads=rt.plan.threads,
@@ -54,7 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     rt.engine.start()
     app.state.body_policy = body_policy(rt, rt.model)
     # Warm up through the engine: pages the weights in and starts BLAS before traffic.
-    await rt.engine.infer(np.zeros((1, rt.model.input_dim), np.float32), s.request_timeout_s)
+    await warm_up(rt.engine, rt.model, s.request_timeout_s)
     # Everything loaded so far (FastAPI, the model, ONNX Runtime's session) lives as long as
     # the worker: out of the collector's reach, a full collection scans only what requests
     # made. Without it, collections of the whole heap doubled p99 at 64 clients (7,400 ->
@@ -77,9 +92,43 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(rt.engine.stop, s.request_timeout_s)
 
 
+async def warm_up(engine: InferenceEngine, model: LoadedModel, timeout_s: float) -> None:
+    try:
+        await engine.infer(zero_batch(model), timeout_s)
+    except ModelError as exc:
+        if not model.tensors:
+            raise
+        # A graph may refuse zeros (an index out of a vocabulary): serving it is still right.
+        log.warning("warm-up with zeros failed, the first request pays the start: %s", exc)
+
+
+def zero_batch(model: LoadedModel) -> Any:
+    """One row of zeros (empty strings) per input: the smallest call the model takes."""
+    arrays = []
+    for spec in model.inputs:
+        shape = (model.max_batch or 1, *(max(axis, 1) for axis in spec.row_shape))
+        if spec.datatype == "BYTES":
+            arrays.append(np.full(shape, "", dtype=object))
+        else:
+            arrays.append(np.zeros(shape, spec.dtype))
+    return tuple(arrays) if model.tensors else arrays[0]
+
+
+def check_planned_width(s: Settings, model: LoadedModel) -> None:
+    """MODEL_INPUT_DIM (the chart's model.inputDim) sized the body limit: it must be the model's."""
+    if s.model_input_dim is not None and s.model_input_dim != model.row_values:
+        raise ValueError(
+            f"MODEL_INPUT_DIM={s.model_input_dim} (the chart's model.inputDim) but model"
+            f" {model.name!r} takes {model.row_values} values per row"
+            f" (inputs {[spec.metadata() for spec in model.inputs]}):"
+            f" set model.inputDim={model.row_values}"
+        )
+
+
 def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
     s = rt.settings
-    wanted = s.max_body_bytes or largest_body_bytes(s.max_rows_per_request, model.input_dim)
+    width = model.row_values or DEFAULT_INPUT_DIM
+    wanted = s.max_body_bytes or largest_body_bytes(s.max_rows_per_request, width)
     # Never above what the memory plan budgeted (it guessed the width when no model.json).
     limit = min(wanted, rt.plan.max_body_bytes)
     if limit < wanted:
@@ -89,12 +138,13 @@ def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
             limit,
             wanted,
             s.max_rows_per_request,
-            model.input_dim,
+            width,
         )
     return BodyPolicy(
         max_bytes=limit,
         max_rows=s.max_rows_per_request,
-        max_values=s.max_rows_per_request * model.input_dim,
+        # A width the graph leaves open: every value takes at least two bytes ("0,").
+        max_values=s.max_rows_per_request * model.row_values if model.row_values else limit // 2,
         slots=s.parse_concurrency,
         wait_s=s.request_timeout_s,
     )

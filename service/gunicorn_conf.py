@@ -17,6 +17,7 @@ from typing import Any
 from service.settings import load_settings
 
 # `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
+from service.sizing.formula import model_kind
 from service.sizing.planning import PLAN_ENV, plan_for
 
 settings = load_settings()
@@ -24,6 +25,12 @@ try:
     _plan = plan_for(settings)
 except ValueError as exc:
     raise SystemExit(f"corebound: {exc}") from None
+
+if model_kind(settings.model_dir, settings.model_class) == "onnx":
+    # Once, before any worker: the workers then map one prepared copy of the weights.
+    from service.inference.onnx_session import prepare_shared
+
+    prepare_shared(settings.model_dir / "model.onnx", settings.model_cache_dir, _plan.model_packed)
 
 # BLAS libraries read these when numpy loads in each worker: T threads, not one per node core.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

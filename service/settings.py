@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "corebound-models"
 
 
 class Settings(BaseSettings):
@@ -22,8 +24,32 @@ class Settings(BaseSettings):
     model_mmap: bool = Field(True, description="Memory-map weights so workers share one copy.")
     model_runtime: Literal["onnxruntime", "numpy"] = Field(
         "onnxruntime",
-        description="Runs the built-in MLP: onnxruntime packs the weights once per worker"
-        " (faster batches, one more copy per worker); numpy shares the mapped copy only.",
+        description="Runs the built-in MLP: onnxruntime (packed or shared: MODEL_PACKING);"
+        " numpy shares the mapped copy only.",
+    )
+    model_packing: Literal["auto", "packed", "shared"] = Field(
+        "auto",
+        description="ONNX Runtime sessions: packed keeps a packed copy of the weights per"
+        " worker (faster batches); shared runs every worker on the one mapped copy; auto packs"
+        " when the packed copies add at most MODEL_PACK_MAX_MIB and fit the memory limit.",
+    )
+    model_pack_max_mib: int = Field(
+        1024, ge=0, description="auto packing's budget: workers x model MiB at most."
+    )
+    model_cache_dir: Path = Field(
+        DEFAULT_CACHE_DIR,
+        description="Where a model.onnx is prepared once for all workers (its weights in one"
+        " mapped file); it needs room for the model, twice when packed.",
+    )
+    model_name: str | None = Field(
+        None, description="An ONNX model's name when its directory has no model.json."
+    )
+    model_version: str | None = Field(None, description="Its version likewise (default 1).")
+    model_input_dim: int | None = Field(
+        None,
+        ge=1,
+        description="Values per row the deployment planned for (the chart's model.inputDim);"
+        " start-up fails when the model's rows differ.",
     )
     web_concurrency: int | None = Field(None, ge=1, le=256)
     omp_num_threads: int | None = Field(None, ge=1, le=256)
@@ -65,8 +91,17 @@ class Settings(BaseSettings):
         description="Close a kept-alive connection after this many requests (0: never), so"
         " clients reconnect to the least busy worker or a new pod.",
     )
-    request_timeout_s: float = Field(10.0, gt=0, le=600)
-    heartbeat_timeout_s: float = Field(30.0, gt=0, description="Liveness fails past this.")
+    request_timeout_s: float = Field(10.0, gt=0, le=3600)
+    heartbeat_timeout_s: float = Field(
+        30.0, gt=0, description="Liveness fails when the idle inference thread is silent this long."
+    )
+    max_call_s: float = Field(
+        30.0,
+        gt=0,
+        le=86400,
+        description="Liveness fails when one model call runs longer: a longer call is hung,"
+        " a shorter one busy. Raise it (and REQUEST_TIMEOUT_S) for models with long calls.",
+    )
     worker_overhead_mib: int = Field(96, ge=1)
     # Charged once per pod: the master (~25 MiB) and shared library and weight pages the
     # cgroup counts once (~80 MiB measured in the container end-to-end run).

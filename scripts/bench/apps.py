@@ -26,7 +26,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from threadpoolctl import threadpool_info
 
-from service.inference.model import LoadedModel, load_artifact
+from service.inference.loaded import LoadedModel
+from service.inference.model import load_artifact
 from service.protocol import rows as codec
 from service.protocol.errors import InputError
 from service.settings import DEFAULT_MODEL_DIR, Settings
@@ -75,7 +76,7 @@ def _base(
     app.state.body_policy = BodyPolicy(
         max_bytes=MAX_BODY_BYTES,
         max_rows=MAX_ROWS,
-        max_values=MAX_ROWS * model.input_dim,
+        max_values=MAX_ROWS * model.rows_width(),
         slots=settings.parse_concurrency,
         wait_s=settings.request_timeout_s,
     )
@@ -96,7 +97,7 @@ def threadpool_app() -> FastAPI:
     # The body is read on the loop (as FastAPI does for any body parameter); the rest is sync.
     @app.post("/v1/predict")
     def predict(body: bytes = Depends(raw_body)) -> Response:
-        rows = decode(body, model.input_dim)
+        rows = decode(body, model.rows_width())
         return respond(model.predictor.predict(rows), model.labels)
 
     return app
@@ -109,7 +110,7 @@ def loop_app() -> FastAPI:
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:
-        rows = decode(await raw_body(request), model.input_dim)
+        rows = decode(await raw_body(request), model.rows_width())
         return respond(model.predictor.predict(rows), model.labels)
 
     return app
@@ -121,7 +122,7 @@ _pool_model: LoadedModel | None = None
 def _pool_init(directory: str) -> None:
     global _pool_model
     _pool_model = load(Path(directory))
-    _pool_model.predictor.predict(np.zeros((1, _pool_model.input_dim), np.float32))
+    _pool_model.predictor.predict(np.zeros((1, _pool_model.rows_width()), np.float32))
 
 
 def _pool_predict(rows: np.ndarray) -> np.ndarray:
@@ -146,7 +147,7 @@ def process_pool_app() -> FastAPI:
         )
         loop = asyncio.get_running_loop()
         # Start every process before traffic, as the lifespan of a real service would.
-        zeros = np.zeros((1, model.input_dim), np.float32)
+        zeros = np.zeros((1, model.rows_width()), np.float32)
         await asyncio.gather(
             *(loop.run_in_executor(pool, _pool_predict, zeros) for _ in range(processes))
         )
@@ -160,7 +161,7 @@ def process_pool_app() -> FastAPI:
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:
-        rows = decode(await raw_body(request), model.input_dim)
+        rows = decode(await raw_body(request), model.rows_width())
         loop = asyncio.get_running_loop()
         outputs = await loop.run_in_executor(state["pool"], _pool_predict, rows)
         return respond(outputs, model.labels)
@@ -177,7 +178,7 @@ def control_app() -> FastAPI:
 
     @app.post("/v1/predict")
     async def predict(request: Request) -> Response:
-        rows = decode(await raw_body(request), model.input_dim)
+        rows = decode(await raw_body(request), model.rows_width())
         return respond(np.repeat(constant, len(rows), axis=0), model.labels)
 
     return app

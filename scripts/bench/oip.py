@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from service.inference.model import LoadedModel, load_model
+from service.inference.loaded import LoadedModel
+from service.inference.model import load_model
 from service.protocol import oip_binary, oip_tensors
 from service.protocol import rows as codec
 from service.settings import DEFAULT_MODEL_DIR
@@ -72,7 +73,7 @@ def decode_cost(
     rng = np.random.default_rng(0)
     results = []
     for n in row_counts:
-        rows = rng.uniform(0, 16, (n, model.input_dim)).astype(np.float32)
+        rows = rng.uniform(0, 16, (n, model.rows_width())).astype(np.float32)
         for form, (body, headers) in bodies(rows).items():
             if not np.array_equal(_decode(model, body, headers), rows):
                 raise RuntimeError(f"{form} form decoded {n} rows to different numbers")
@@ -92,7 +93,7 @@ def http_cost(
     results = []
     with httpx.Client(base_url=url, timeout=30) as http:
         for n in row_counts:
-            rows = rng.uniform(0, 16, (n, model.input_dim)).astype(np.float32)
+            rows = rng.uniform(0, 16, (n, model.rows_width())).astype(np.float32)
             for form, (body, headers) in bodies(rows).items():
 
                 def call(b: bytes = body, h: dict[str, str] = headers) -> None:

@@ -21,11 +21,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from service import metrics
+from service.inference import batches
 from service.inference.handoff import DeadlineExceeded, Job, expire, hand_back
 
 
@@ -42,7 +43,7 @@ class ModelError(Exception):
 class InferenceEngine:
     def __init__(
         self,
-        predict: Callable[[np.ndarray], np.ndarray],
+        predict: Callable[[Any], Any],
         *,
         max_batch: int,
         max_wait_s: float,
@@ -68,6 +69,8 @@ class InferenceEngine:
         self._small_call_row_s: float | None = None  # EWMA per row of calls of <= 4 rows
         self._busy = False  # the thread holds jobs it took (set and cleared by the thread)
         self.heartbeat = time.monotonic()
+        # When the model call running now began (None: no call): a long call is busy, not hung.
+        self.call_started: float | None = None
         self.blas_threads: dict[str, int] = {}  # as seen from the inference thread, for /info
 
     # --- event-loop side ------------------------------------------------------------------
@@ -75,30 +78,32 @@ class InferenceEngine:
     def start(self) -> None:
         self._thread.start()
 
-    async def infer(self, rows: np.ndarray, timeout_s: float) -> np.ndarray:
-        if self._inline_fits(len(rows)):
+    async def infer(self, rows: Any, timeout_s: float) -> Any:
+        """One request's batch (an array, or a tuple of arrays) -> its rows of the result."""
+        n_rows = batches.rows_of(rows)
+        if self._inline_fits(n_rows):
             # One loop turn first: requests that arrived with this one enter the app and
             # queue, so `alone` is then true only of a request that really is alone.
             await asyncio.sleep(0)
-            if self._inline_fits(len(rows)):
+            if self._inline_fits(n_rows):
                 return self._run_inline(rows)
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        job = Job(rows, loop.create_future(), loop, now, now + timeout_s)
+        job = Job(rows, n_rows, loop.create_future(), loop, now, now + timeout_s)
         with self._cond:
             if self._stopping:
                 # Only reachable in-process (tests): uvicorn stops the lifespan after the
                 # listeners closed, so no request arrives here once stop() ran.
                 raise Overloaded("inference thread stopped", retry_after_s=1)
-            if self._queued_rows + len(rows) > self.max_queue_rows:
+            if self._queued_rows + n_rows > self.max_queue_rows:
                 metrics.SHED.labels(reason="queue_full").inc()
                 raise Overloaded(
                     f"queue full: {self._queued_rows} rows waiting, limit {self.max_queue_rows}",
                     retry_after_s=self._retry_after(),
                 )
             self._queue.append(job)
-            self._queued_rows += len(rows)
-            metrics.QUEUE_ROWS.inc(len(rows))
+            self._queued_rows += n_rows
+            metrics.QUEUE_ROWS.inc(n_rows)
         if not self._wake_pending:
             # Wake the thread once the loop has run every request it could run now: they all
             # queue first and form one batch, and the loop pays one notify per turn, not one
@@ -127,7 +132,7 @@ class InferenceEngine:
             and self._alone()
         )
 
-    def _run_inline(self, rows: np.ndarray) -> np.ndarray:
+    def _run_inline(self, rows: Any) -> Any:
         metrics.INLINE.inc()
         metrics.QUEUE_WAIT.observe(0.0)
         try:
@@ -135,23 +140,24 @@ class InferenceEngine:
         except Exception as exc:
             raise _model_error(f"model failed: {type(exc).__name__}: {exc}", exc) from None
 
-    def _call(self, batch: np.ndarray) -> np.ndarray:
+    def _call(self, batch: Any) -> Any:
         """The model on one batch, timed and counted; raises what the model raised."""
+        rows = batches.rows_of(batch)
         started = time.perf_counter()
+        self.call_started = time.monotonic()
         try:
-            outputs = np.asarray(self._predict(batch))
-            if outputs.shape[0] != batch.shape[0]:
-                raise RuntimeError(f"model returned {outputs.shape[0]} rows for {batch.shape[0]}")
+            outputs = batches.checked(self._predict(batch), rows)
         finally:
             self.heartbeat = time.monotonic()
+            self.call_started = None
         elapsed = time.perf_counter() - started
-        per_row = elapsed / len(batch)
+        per_row = elapsed / rows
         self._seconds_per_row = 0.8 * self._seconds_per_row + 0.2 * per_row
-        if len(batch) <= 4:
+        if rows <= 4:
             last = self._small_call_row_s
             self._small_call_row_s = per_row if last is None else 0.8 * last + 0.2 * per_row
         metrics.INFERENCE_SECONDS.observe(elapsed)
-        metrics.BATCH_ROWS.observe(len(batch))
+        metrics.BATCH_ROWS.observe(rows)
         return outputs
 
     def _wake(self) -> None:
@@ -162,8 +168,16 @@ class InferenceEngine:
     def _retry_after(self) -> int:
         return max(1, math.ceil(self._queued_rows * self._seconds_per_row))
 
-    def healthy(self, heartbeat_timeout_s: float) -> bool:
-        return self._thread.is_alive() and time.monotonic() - self.heartbeat < heartbeat_timeout_s
+    def healthy(self, heartbeat_timeout_s: float, max_call_s: float | None = None) -> bool:
+        """Alive: the thread runs and either waits (heartbeat fresh) or is in a model call
+        younger than `max_call_s` (MAX_CALL_S): a long call is busy, a longer one hung."""
+        if not self._thread.is_alive():
+            return False
+        now = time.monotonic()
+        started = self.call_started
+        if started is not None:
+            return now - started < (max_call_s or heartbeat_timeout_s)
+        return now - self.heartbeat < heartbeat_timeout_s
 
     @property
     def queued_rows(self) -> int:
@@ -207,10 +221,10 @@ class InferenceEngine:
                     self._cond.wait(timeout=left)
             self._busy = True
             jobs = [self._queue.popleft()]  # the first always goes, even if larger than a batch
-            rows = len(jobs[0].rows)
-            while self._queue and rows + len(self._queue[0].rows) <= self.max_batch:
+            rows = jobs[0].n_rows
+            while self._queue and rows + self._queue[0].n_rows <= self.max_batch:
                 job = self._queue.popleft()
-                rows += len(job.rows)
+                rows += job.n_rows
                 jobs.append(job)
             self._queued_rows -= rows
             metrics.QUEUE_ROWS.dec(rows)
@@ -233,7 +247,7 @@ class InferenceEngine:
             hand_back([(job, DeadlineExceeded("expired in queue")) for job in expired])
         if not live:
             return
-        batch = live[0].rows if len(live) == 1 else np.concatenate([j.rows for j in live])
+        batch = live[0].rows if len(live) == 1 else batches.join([j.rows for j in live])
         try:
             outputs = self._call(batch)
         except Exception as exc:  # a model bug fails its batch, never the thread
@@ -243,11 +257,11 @@ class InferenceEngine:
             self._busy = False  # before the loop wakes: its next request may then run inline
             hand_back([(job, _model_error(message, exc)) for job in live])
             return
-        results: list[tuple[Job, np.ndarray | BaseException]] = []
+        results: list[tuple[Job, Any]] = []
         offset = 0
         for job in live:
-            stop = offset + len(job.rows)
-            results.append((job, outputs[offset:stop]))
+            stop = offset + job.n_rows
+            results.append((job, batches.take(outputs, offset, stop)))
             offset = stop
         self._busy = False
         hand_back(results)

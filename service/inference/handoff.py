@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from service import metrics
 
@@ -16,14 +15,15 @@ class DeadlineExceeded(Exception):
 
 @dataclass(slots=True)
 class Job:
-    rows: np.ndarray
-    future: asyncio.Future[np.ndarray]
+    rows: Any  # an array, or a tuple of arrays (service/inference/batches.py)
+    n_rows: int
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     enqueued: float
     deadline: float
 
 
-def _settle(results: list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]]) -> None:
+def _settle(results: list[tuple[asyncio.Future[Any], Any]]) -> None:
     # Runs on the loop, once per batch: one wake-up of the loop for all of the batch's requests.
     for future, result in results:
         if future.done():  # its request timed out or went away meanwhile
@@ -34,18 +34,18 @@ def _settle(results: list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseExc
             future.set_result(result)
 
 
-def expire(future: asyncio.Future[np.ndarray], timeout_s: float) -> None:
+def expire(future: asyncio.Future[Any], timeout_s: float) -> None:
     if not future.done():
         metrics.SHED.labels(reason="deadline").inc()
         message = f"no result within REQUEST_TIMEOUT_S={timeout_s:g} s"
         future.set_exception(DeadlineExceeded(message))
 
 
-def hand_back(results: list[tuple[Job, np.ndarray | BaseException]]) -> None:
+def hand_back(results: list[tuple[Job, Any]]) -> None:
     """One call_soon_threadsafe per event loop and batch (each call wakes its loop)."""
     by_loop: dict[
         asyncio.AbstractEventLoop,
-        list[tuple[asyncio.Future[np.ndarray], np.ndarray | BaseException]],
+        list[tuple[asyncio.Future[Any], Any]],
     ] = {}
     for job, result in results:
         by_loop.setdefault(job.loop, []).append((job.future, result))

@@ -83,6 +83,7 @@ class PackedMLP:
         layers: list[tuple[np.ndarray, np.ndarray, str]],
         threads: int,
         calibrate: bool = True,
+        prepack: bool = True,
     ) -> None:
         self.layers = layers  # the session reads them as given: they must outlive it
         self._unpacked = MLP(layers)
@@ -93,6 +94,9 @@ class PackedMLP:
         # Idle pool threads sleep instead of spinning: a spinning pool burns the CPU the HPA
         # and the other worker need (the BLAS oversubscription this project exists to avoid).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if not prepack:
+            # MODEL_PACKING=shared: the kernels read the mapped weights, no copy per worker.
+            options.add_session_config_entry("session.disable_prepacking", "1")
         options.log_severity_level = 3  # warnings about unused initializers are not ours
         names, values = [], []
         for i, (weight, bias, _) in enumerate(layers):

@@ -12,8 +12,6 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-import numpy as np
-
 from service.protocol.errors import InputError
 
 # Media types a v2 body may declare; no Content-Type at all is JSON too.
@@ -95,15 +93,15 @@ def _header_length(value: str, body_size: int) -> int:
     return length
 
 
-def take(tail: memoryview, offset: int, size: int, name: str) -> np.ndarray:
-    """`size` bytes of FP32 little-endian values at `offset` in the binary part."""
+def take(tail: memoryview, offset: int, size: int, name: str) -> memoryview:
+    """The `size` bytes of input `name` at `offset` in the binary part."""
     if offset + size > len(tail):
         raise InputError(
             400,
             f"truncated binary data: input {name!r} declares binary_data_size={size} at byte"
             f" {offset} of the binary part, which has only {len(tail)} bytes",
         )
-    return np.frombuffer(tail, dtype="<f4", count=size // 4, offset=offset)
+    return tail[offset : offset + size]
 
 
 def check_consumed(tail: memoryview, used: int) -> None:

@@ -1,7 +1,9 @@
 """Open Inference Protocol infer requests and answers, checked against the model's metadata.
 
-JSON tensors and binary tensors decode to the same float32 rows, which then take the same
-path (finite check, engine, encoding) whatever the wire form was.
+Every input the model declares, by name, in its datatype (service/protocol/datatypes.py);
+JSON tensors and binary tensors decode to the same arrays, which then take the same path
+(engine, encoding) whatever the wire form was. A rows model's batch is its one array, a
+tensor model's the arrays in its inputs' order.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from service.inference.model import LoadedModel
-from service.protocol import oip_binary
+from service.inference.loaded import LoadedModel
+from service.inference.tensors import TensorSpec
+from service.protocol import datatypes, oip_binary
 from service.protocol.errors import InputError
-from service.protocol.rows import argmax_labels, finite_float32, holds_bool
 
-OUTPUT_NAMES = ("probabilities", "label")
 # Extensions this server does not offer; a request using them is refused by name.
 UNSUPPORTED_PARAMETERS = {
     "shared_memory_region": "the shared memory extension",
     "classification": "the classification extension",
 }
+TENSOR_FIELDS = (
+    "input tensor needs 'name', 'shape', 'datatype' and 'data' (or parameters.binary_data_size)"
+)
 
 
 def metadata(model: LoadedModel) -> dict[str, Any]:
@@ -31,17 +35,14 @@ def metadata(model: LoadedModel) -> dict[str, Any]:
         "name": model.name,
         "versions": [model.version],
         "platform": model.platform,
-        "inputs": [{"name": "input-0", "datatype": "FP32", "shape": [-1, model.input_dim]}],
-        "outputs": [
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(model.labels) or -1]},
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-        ],
+        "inputs": [spec.metadata() for spec in model.inputs],
+        "outputs": [spec.metadata() for spec in model.outputs],
     }
 
 
 @dataclass(frozen=True)
 class Decoded:
-    rows: np.ndarray  # float32 [n, input_dim]
+    rows: Any  # a rows model's float32 [n, d]; a tensor model's arrays in input order
     outputs: list[tuple[str, bool]]  # requested output names, each with "send as binary"
     request_id: str | None
 
@@ -49,77 +50,116 @@ class Decoded:
 def decode(
     payload: Any, tail: memoryview, binary: bool, model: LoadedModel, max_rows: int, scan: bool
 ) -> Decoded:
-    """One infer request (JSON header + binary part) -> rows and the outputs to send.
+    """One infer request (JSON header + binary part) -> the model's batch and the outputs.
 
     `scan`: the body may hold JSON booleans, which numpy would silently take as 1/0.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-        raise InputError(400, "body must be an object with 'inputs': [one tensor]")
-    (spec,) = metadata(model)["inputs"]
+        raise InputError(400, "body must be an object with 'inputs': [tensors]")
     inputs = payload["inputs"]
-    if len(inputs) != 1:
-        raise InputError(
-            400, f"expected exactly one input tensor ({spec['name']!r}), got {len(inputs)}"
-        )
-    tensor = inputs[0]
-    name, shape = _check_header(tensor, spec, max_rows)
-    parameters = _parameters(tensor, f"input {name!r}")
-    if "binary_data_size" in parameters:
-        if not binary:
+    names = [spec.name for spec in model.inputs]
+    if len(inputs) != len(names):
+        what = "exactly one input tensor" if len(names) == 1 else f"{len(names)} input tensors"
+        raise InputError(400, f"expected {what} ({', '.join(map(repr, names))}), got {len(inputs)}")
+    by_name: dict[str, np.ndarray] = {}
+    offset = 0
+    rows: int | None = None
+    for i, tensor in enumerate(inputs):
+        spec, shape = _check_header(tensor, i, model, max_rows)
+        if spec.name in by_name:
+            raise InputError(400, f"input {spec.name!r} is given twice")
+        if rows is not None and shape[0] != rows:
             raise InputError(
-                400,
-                f"input {name!r} has parameters.binary_data_size but the request has no"
-                " Inference-Header-Content-Length header",
+                400, f"input {spec.name!r} has {shape[0]} rows; the inputs before it {rows}"
             )
-        flat = _binary_values(tensor, parameters["binary_data_size"], tail, name, shape)
-    else:
-        if "data" not in tensor:
-            raise InputError(
-                400,
-                "input tensor needs 'name', 'shape', 'datatype' and 'data'"
-                " (or parameters.binary_data_size)",
-            )
-        oip_binary.check_consumed(tail, 0)
-        flat = _json_values(tensor["data"], name, shape, scan)
-    try:
-        rows = finite_float32(flat.reshape(shape[0], shape[1]), name)
-    except InputError as exc:
-        raise InputError(400, exc.message) from None
+        rows = shape[0]
+        flat, offset = _values(tensor, spec.name, spec.datatype, shape, tail, offset, binary, scan)
+        by_name[spec.name] = flat.reshape(shape)
+    oip_binary.check_consumed(tail, offset)
     request_id = payload.get("id")
-    return Decoded(rows, _outputs(payload), request_id if isinstance(request_id, str) else None)
+    wanted = _outputs(payload, model)
+    request_id = request_id if isinstance(request_id, str) else None
+    if not model.tensors:
+        return Decoded(by_name[names[0]], wanted, request_id)
+    return Decoded(tuple(by_name[name] for name in names), wanted, request_id)
 
 
-def _check_header(tensor: Any, spec: dict[str, Any], max_rows: int) -> tuple[str, list[int]]:
+def _check_header(
+    tensor: Any, index: int, model: LoadedModel, max_rows: int
+) -> tuple[TensorSpec, list[int]]:
     if not isinstance(tensor, dict) or not {"name", "shape", "datatype"} <= set(tensor):
-        raise InputError(
-            400,
-            "input tensor needs 'name', 'shape', 'datatype' and 'data'"
-            " (or parameters.binary_data_size)",
-        )
+        raise InputError(400, TENSOR_FIELDS)
     name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
-    if name != spec["name"]:
+    specs = {spec.name: spec for spec in model.inputs}
+    if name not in specs:
         raise InputError(
-            400, f"inputs[0].name: unknown input {name!r}; this model has [{spec['name']!r}]"
+            400, f"inputs[{index}].name: unknown input {name!r}; this model has {list(specs)}"
         )
-    if datatype != spec["datatype"]:
-        raise InputError(
-            400, f"input {name!r}: datatype must be {spec['datatype']}, got {datatype!r}"
-        )
-    rank_ok = isinstance(shape, list) and len(shape) == len(spec["shape"])
+    spec = specs[name]
+    if datatype != spec.datatype:
+        raise InputError(400, f"input {name!r}: datatype must be {spec.datatype}, got {datatype!r}")
+    rank_ok = isinstance(shape, list) and len(shape) == len(spec.shape)
     if (
         not rank_ok
         or not all(type(v) is int for v in shape)
-        or any(want not in (-1, got) for want, got in zip(spec["shape"], shape, strict=True))
+        or any(want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True))
         or shape[0] < 1
+        or min(shape) < 0
     ):
         raise InputError(
             400,
-            f"input {name!r}: shape must be [rows, {spec['shape'][1]}] with rows >= 1"
-            f" (metadata: {spec['shape']}), got {shape!r}",
+            f"input {name!r}: shape must be {_shape_text(spec)} with rows >= 1"
+            f" (metadata: {list(spec.shape)}), got {shape!r}",
         )
     if shape[0] > max_rows:
         raise InputError(400, f"input {name!r}: {shape[0]} rows; at most {max_rows} per request")
-    return name, shape
+    return spec, shape
+
+
+def _shape_text(spec: TensorSpec) -> str:
+    axes = ["rows", *("any" if a < 0 else str(a) for a in spec.row_shape)]
+    return "[" + ", ".join(axes) + "]"
+
+
+def _values(
+    tensor: dict[str, Any],
+    name: str,
+    datatype: str,
+    shape: list[int],
+    tail: memoryview,
+    offset: int,
+    binary: bool,
+    scan: bool,
+) -> tuple[np.ndarray, int]:
+    """The tensor's flat values, and the binary part's offset after them."""
+    parameters = _parameters(tensor, f"input {name!r}")
+    count = math.prod(shape)
+    if "binary_data_size" not in parameters:
+        if "data" not in tensor:
+            raise InputError(400, TENSOR_FIELDS)
+        return datatypes.from_json(tensor["data"], datatype, name, shape, scan), offset
+    if not binary:
+        raise InputError(
+            400,
+            f"input {name!r} has parameters.binary_data_size but the request has no"
+            " Inference-Header-Content-Length header",
+        )
+    if "data" in tensor:
+        raise InputError(
+            400, f"input {name!r}: send 'data' or parameters.binary_data_size, not both"
+        )
+    size = parameters["binary_data_size"]
+    expected = datatypes.binary_size(datatype, count)
+    if type(size) is not int or size < 0 or (expected is not None and size != expected):
+        item = f"{expected // max(count, 1)}-byte " if expected is not None else ""
+        want = (
+            f"{expected} (shape {shape} of {item}{datatype})" if expected is not None else "bytes"
+        )
+        raise InputError(
+            400, f"input {name!r}: parameters.binary_data_size must be {want}, got {size!r}"
+        )
+    raw = oip_binary.take(tail, offset, size, name)
+    return datatypes.from_binary(raw, datatype, name, count), offset + size
 
 
 def _parameters(tensor: dict[str, Any], what: str) -> dict[str, Any]:
@@ -134,55 +174,21 @@ def _parameters(tensor: dict[str, Any], what: str) -> dict[str, Any]:
     return parameters
 
 
-def _binary_values(
-    tensor: dict[str, Any], size: Any, tail: memoryview, name: str, shape: list[int]
-) -> np.ndarray:
-    if "data" in tensor:
-        raise InputError(
-            400, f"input {name!r}: send 'data' or parameters.binary_data_size, not both"
-        )
-    expected = math.prod(shape) * 4
-    if type(size) is not int or size != expected:
-        raise InputError(
-            400,
-            f"input {name!r}: parameters.binary_data_size must be {expected} (shape {shape}"
-            f" of 4-byte FP32), got {size!r}",
-        )
-    flat = oip_binary.take(tail, 0, size, name)
-    oip_binary.check_consumed(tail, size)
-    return flat
-
-
-def _json_values(data: Any, name: str, shape: list[int], scan: bool) -> np.ndarray:
-    if not isinstance(data, list):
-        raise InputError(400, f"input {name!r}: 'data' must be a list of numbers")
-    try:
-        flat = np.array(data).reshape(-1)
-    except (ValueError, TypeError, OverflowError):
-        raise InputError(
-            400, f"input {name!r}: 'data' must be a flat or row-major nested list of numbers"
-        ) from None
-    if flat.dtype.kind not in "iuf" or (scan and holds_bool(data)):
-        raise InputError(400, f"input {name!r}: 'data' must hold only numbers")
-    if flat.size != shape[0] * shape[1]:
-        raise InputError(400, f"input {name!r}: {flat.size} values do not fill shape {shape}")
-    return flat
-
-
-def _outputs(payload: dict[str, Any]) -> list[tuple[str, bool]]:
+def _outputs(payload: dict[str, Any], model: LoadedModel) -> list[tuple[str, bool]]:
     request_parameters = payload.get("parameters") or {}
     if not isinstance(request_parameters, dict):
         raise InputError(400, "request 'parameters' must be an object")
     default_binary = request_parameters.get("binary_data_output", False)
     if type(default_binary) is not bool:
         raise InputError(400, "parameters.binary_data_output must be true or false")
-    wanted = payload.get("outputs") or [{"name": n} for n in OUTPUT_NAMES]
+    known = [spec.name for spec in model.outputs]
+    wanted = payload.get("outputs") or [{"name": n} for n in known]
     if not isinstance(wanted, list) or not all(isinstance(o, dict) for o in wanted):
         raise InputError(400, "'outputs' must be a list of {\"name\": ...}")
     names = [o.get("name") for o in wanted]
-    unknown = [n for n in names if n not in OUTPUT_NAMES]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise InputError(400, f"unknown output(s) {unknown}; this model has {list(OUTPUT_NAMES)}")
+        raise InputError(400, f"unknown output(s) {unknown}; this model has {known}")
     chosen: list[tuple[str, bool]] = []
     for output in wanted:
         name = output["name"]
@@ -194,27 +200,24 @@ def _outputs(payload: dict[str, Any]) -> list[tuple[str, bool]]:
 
 
 def encode(
-    model: LoadedModel, outputs: np.ndarray, wanted: list[tuple[str, bool]], request_id: str
+    model: LoadedModel, result: Any, wanted: list[tuple[str, bool]], request_id: str
 ) -> tuple[dict[str, Any], list[bytes]]:
     """The answer's JSON header and the binary parts that follow it, in output order."""
+    values = model.named_outputs(result, [name for name, _ in wanted])
+    datatypes_of = {spec.name: spec.datatype for spec in model.outputs}
     tensors: list[dict[str, Any]] = []
     parts: list[bytes] = []
     for name, binary in wanted:
-        values: Any
-        if name == "probabilities":
-            tensor: dict[str, Any] = {"name": name, "shape": list(outputs.shape)}
-            tensor["datatype"] = "FP32"
-            values = outputs.reshape(-1)
-            raw = values.astype("<f4").tobytes() if binary else b""
-        else:
-            tensor = {"name": name, "shape": [outputs.shape[0]], "datatype": "BYTES"}
-            values = argmax_labels(outputs, model.labels)
-            raw = oip_binary.bytes_tensor(values) if binary else b""
+        datatype = datatypes_of[name]
+        array = values[name]
+        shape = list(np.shape(array))
+        data, raw = datatypes.to_wire(array, datatype, binary)
+        tensor: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
         if binary:
             parts.append(raw)
             tensor["parameters"] = {"binary_data_size": len(raw)}
         else:
-            tensor["data"] = values
+            tensor["data"] = data
         tensors.append(tensor)
     header = {
         "model_name": model.name,

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from service.inference.loaded import argmax_labels as argmax_labels  # the v1 answer's labels
 from service.protocol.errors import InputError
 
 # JSON lists and objects a valid request holds besides its rows (v2: inputs, tensor, shape,
@@ -159,9 +160,3 @@ def _kind_name(array: np.ndarray) -> str:
 
 def encode(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def argmax_labels(outputs: np.ndarray, labels: list[str]) -> list[str]:
-    if not labels or outputs.ndim != 2:
-        return []
-    return [labels[i] for i in outputs.argmax(axis=1)]

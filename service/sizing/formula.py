@@ -178,19 +178,66 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
     )
 
 
+def packed_plan(
+    cpu_limit: float,
+    model_mib: float,
+    *,
+    packing: str = "auto",
+    on_onnxruntime: bool = True,
+    pack_max_mib: int = 1024,
+    memory_limit_mib: int | None = None,
+    **options: object,
+) -> Plan:
+    """`plan()` with MODEL_PACKING decided: a packed copy per worker or the shared copy only.
+
+    Only ONNX Runtime packs (the built-in MLP on onnxruntime, a model.onnx). `auto` packs
+    when the packed copies, workers x model, add at most `pack_max_mib` (MODEL_PACK_MAX_MIB)
+    and the packed plan fits the memory limit (if any): a 2,000 MiB model on 2 CPUs is
+    planned shared, the 19 MiB default packed. The chart's _sizing.tpl decides the same way.
+    """
+    if packing not in ("auto", "packed", "shared"):
+        raise ValueError(f"MODEL_PACKING must be auto, packed or shared, got {packing!r}")
+    packed = plan(cpu_limit, model_mib, packed=True, **options)  # type: ignore[arg-type]
+    if on_onnxruntime and packing == "packed":
+        return packed
+    if on_onnxruntime and packing == "auto":
+        fits = memory_limit_mib is None or packed.memory_mib <= memory_limit_mib
+        if packed.workers * model_mib <= pack_max_mib and fits:
+            return packed
+    return plan(cpu_limit, model_mib, packed=False, **options)  # type: ignore[arg-type]
+
+
 def _replace(p: Plan, **changes: object) -> Plan:
     return Plan(**{**asdict(p), **changes})
 
 
 def artifact_input_dim(model_dir: Path) -> int | None:
-    """`input_dim` from model.json without loading weights; None for a MODEL_CLASS-only dir."""
+    """`input_dim` from model.json without loading weights; None when it does not say."""
     try:
         return int(json.loads((model_dir / "model.json").read_text())["input_dim"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def model_mib(model_dir: Path) -> float:
-    """Bytes of weight files (what every private copy costs), without loading them."""
-    total = sum(f.stat().st_size for f in model_dir.glob("*.npy")) if model_dir.is_dir() else 0
-    return total / MIB
+def model_kind(model_dir: Path, model_class: str | None) -> str:
+    """ "class" (MODEL_CLASS), "onnx" (model.onnx) or "artifact" (model.json + .npy)."""
+    if model_class:
+        return "class"
+    return "onnx" if (model_dir / "model.onnx").is_file() else "artifact"
+
+
+def model_mib(model_dir: Path, kind: str = "artifact") -> float:
+    """MiB of one copy of the weights, without loading them.
+
+    artifact: its .npy files; onnx: model.onnx and its external data (every file but
+    model.json); class: every file under the directory (what the factory may load).
+    """
+    if not model_dir.is_dir():
+        return 0.0
+    if kind == "artifact":
+        files = list(model_dir.glob("*.npy"))
+    elif kind == "onnx":
+        files = [f for f in model_dir.iterdir() if f.is_file() and f.name != "model.json"]
+    else:
+        files = [f for f in model_dir.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files) / MIB

@@ -13,8 +13,9 @@ from service.sizing.formula import (
     artifact_input_dim,
     fit_to_memory,
     largest_body_bytes,
+    model_kind,
     model_mib,
-    plan,
+    packed_plan,
 )
 
 PLAN_ENV = "COREBOUND_PLAN"  # set by gunicorn_conf.py so every worker reports the same plan
@@ -22,28 +23,37 @@ PLAN_ENV = "COREBOUND_PLAN"  # set by gunicorn_conf.py so every worker reports t
 
 def plan_for(settings: Settings) -> Plan:
     """Raises ValueError naming the numbers when the memory limit cannot hold one worker."""
-    wanted = plan(
+    s = settings
+    kind = model_kind(s.model_dir, s.model_class)
+    if kind == "onnx" and s.model_runtime == "numpy":
+        raise ValueError("MODEL_RUNTIME=numpy runs only the built-in MLP, not model.onnx")
+    limit = cgroup_memory_limit_mib()
+    wanted = packed_plan(
         detect_cpu_limit(),
-        model_mib(settings.model_dir),
-        mode=settings.concurrency_mode,
-        web_concurrency=settings.web_concurrency,
-        threads=settings.omp_num_threads,
-        mmap=settings.model_mmap,
-        # Only the built-in MLP is packed; a MODEL_CLASS factory holds its own weights.
-        packed=settings.model_runtime == "onnxruntime" and settings.model_class is None,
-        worker_overhead_mib=settings.worker_overhead_mib,
-        headroom_mib=settings.memory_headroom_mib,
-        max_body_bytes=planned_body_bytes(settings),
-        parse_concurrency=settings.parse_concurrency,
+        model_mib(s.model_dir, kind),
+        # A MODEL_CLASS factory holds its own weights; only ONNX Runtime packs.
+        packing=s.model_packing,
+        on_onnxruntime=kind != "class" and s.model_runtime == "onnxruntime",
+        pack_max_mib=s.model_pack_max_mib,
+        memory_limit_mib=limit,
+        mode=s.concurrency_mode,
+        web_concurrency=s.web_concurrency,
+        threads=s.omp_num_threads,
+        mmap=s.model_mmap,
+        worker_overhead_mib=s.worker_overhead_mib,
+        headroom_mib=s.memory_headroom_mib,
+        max_body_bytes=planned_body_bytes(s),
+        parse_concurrency=s.parse_concurrency,
     )
-    return fit_to_memory(wanted, cgroup_memory_limit_mib())
+    return fit_to_memory(wanted, limit)
 
 
 def planned_body_bytes(settings: Settings) -> int:
-    """MAX_BODY_BYTES, else the largest valid request for the artifact's width (or 64)."""
+    """MAX_BODY_BYTES, else the largest valid request for MODEL_INPUT_DIM, the artifact's
+    width or 64 (the model itself is checked against MODEL_INPUT_DIM when it loads)."""
     if settings.max_body_bytes is not None:
         return settings.max_body_bytes
-    width = artifact_input_dim(settings.model_dir) or DEFAULT_INPUT_DIM
+    width = settings.model_input_dim or artifact_input_dim(settings.model_dir) or DEFAULT_INPUT_DIM
     return largest_body_bytes(settings.max_rows_per_request, width)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from service.inference.engine import InferenceEngine
-from service.inference.model import LoadedModel
+from service.inference.loaded import LoadedModel
 from service.settings import Settings
 from service.sizing.formula import Plan
 

@@ -73,6 +73,11 @@ def test_service_environment(default: list[dict[str, Any]]) -> None:
         "CONCURRENCY_MODE": "throughput",
         "MODEL_MMAP": "true",
         "MODEL_RUNTIME": "onnxruntime",
+        "MODEL_PACKING": "auto",
+        "MODEL_PACK_MAX_MIB": "1024",
+        "MODEL_INPUT_DIM": "64",
+        "MAX_CALL_S": "30",
+        "MODEL_CACHE_DIR": "/var/cache/corebound",
         "WORKER_OVERHEAD_MIB": "96",
         "MEMORY_HEADROOM_MIB": "128",
         "MAX_BODY_BYTES": "431104",
@@ -122,13 +127,25 @@ def test_config_checksum_follows_the_environment_only() -> None:
     assert checksum({"autoscaling": {"maxReplicas": 30}}) == base
 
 
-def test_scratch_and_metrics_directories_are_empty_dirs(default: list[dict[str, Any]]) -> None:
+def test_scratch_metrics_and_model_cache_directories_are_empty_dirs(
+    default: list[dict[str, Any]],
+) -> None:
     pod = ct.one(default, "Deployment")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    mounts = {m["mountPath"]: m["name"] for m in ct.server_container(default)["volumeMounts"]}
+    container = ct.server_container(default)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
 
-    assert set(mounts) == {"/tmp", "/run/prometheus"}
+    assert set(mounts) == {"/tmp", "/run/prometheus", "/var/cache/corebound"}
     assert all("emptyDir" in volumes[name] for name in mounts.values())
+    assert ct.container_env(default, container)["MODEL_CACHE_DIR"] == "/var/cache/corebound"
+
+
+@pytest.mark.parametrize(("size_mib", "cache"), [(19, "102Mi"), (2000, "4064Mi")])
+def test_the_model_cache_holds_a_prepared_model_plain_and_packed(size_mib: int, cache: str) -> None:
+    pod = ct.one(ct.render({"model": {"sizeMiB": size_mib}}), "Deployment")["spec"]["template"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+
+    assert volumes["model-cache"]["emptyDir"]["sizeLimit"] == cache
 
 
 def test_topology_spread_over_zones_and_nodes(default: list[dict[str, Any]]) -> None:

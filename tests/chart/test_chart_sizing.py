@@ -10,7 +10,7 @@ from typing import Any
 import chart_tools as ct
 import pytest
 
-from service.sizing.formula import fit_to_memory, model_mib, parse_cpu_quantity, plan
+from service.sizing.formula import fit_to_memory, model_mib, packed_plan, parse_cpu_quantity, plan
 
 # Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 24) in MiB.
 REQ = 431_104 * 26 / 2**20
@@ -25,7 +25,16 @@ CASES += [
     {"cpu": cpu, "model_mib": 500, "mmap": mmap, "mode": "latency"}
     for cpu, mmap in itertools.product(CPUS, [True, False])
 ]
+# MODEL_PACKING: auto packs while workers x model <= packMaxMiB and the plan fits memoryMiB.
 CASES += [
+    {"cpu": cpu, "model_mib": size, "mmap": True, "packing": packing}
+    for cpu, size, packing in itertools.product([1, 2, 4], [17, 300, 2000], ["packed", "shared"])
+]
+CASES += [
+    {"cpu": 2, "model_mib": 600, "mmap": True, "pack_max": 1200},
+    {"cpu": 2, "model_mib": 600, "mmap": True, "pack_max": 1199},
+    {"cpu": 2, "model_mib": 100, "mmap": True, "packing": "packed", "class": "m.x:load"},
+    {"cpu": 2, "model_mib": 100, "mmap": False, "class": "m.x:load"},
     {"cpu": 4, "model_mib": 500, "mmap": False, "workers": 2},
     {"cpu": "1500m", "model_mib": 17, "mmap": True, "workers": 3},
     {"cpu": 2, "model_mib": 2048, "mmap": True, "workers": 1, "threads": 4},
@@ -46,11 +55,14 @@ def chart_values(case: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             concurrency[key] = value
     return {
-        "resources": {"cpu": case["cpu"]},
+        "resources": {"cpu": case["cpu"], "memoryMiB": case.get("memory")},
         "model": {
             "sizeMiB": case["model_mib"],
             "mmap": case["mmap"],
             "runtime": case.get("runtime", "onnxruntime"),
+            "packing": case.get("packing", "auto"),
+            "packMaxMiB": case.get("pack_max", 1024),
+            "class": case.get("class", ""),
         },
         "concurrency": concurrency,
     }
@@ -62,17 +74,21 @@ def case_id(case: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> None:
-    expected = plan(
+    expected = packed_plan(
         parse_cpu_quantity(case["cpu"]),
         case["model_mib"],
+        packing=case.get("packing", "auto"),
+        on_onnxruntime=case.get("runtime", "onnxruntime") == "onnxruntime" and "class" not in case,
+        pack_max_mib=case.get("pack_max", 1024),
+        memory_limit_mib=case.get("memory"),
         mode=case.get("mode", "throughput"),
         web_concurrency=case.get("workers"),
         threads=case.get("threads"),
         mmap=case["mmap"],
-        packed=case.get("runtime", "onnxruntime") == "onnxruntime",
         worker_overhead_mib=case.get("overhead", 96),
         headroom_mib=case.get("headroom", 128),
     )
+    memory_mib = case.get("memory") or expected.memory_mib
 
     docs = ct.render(chart_values(case))
     container = ct.server_container(docs)
@@ -82,11 +98,14 @@ def test_chart_sizing_matches_service_resources_plan(case: dict[str, Any]) -> No
     assert parse_cpu_quantity(limits["cpu"]) == expected.cpu_limit
     assert int(env["WEB_CONCURRENCY"]) == expected.workers
     assert int(env["OMP_NUM_THREADS"]) == expected.threads
-    assert ct.mib(limits["memory"]) == expected.memory_mib
+    assert ct.mib(limits["memory"]) == memory_mib
     assert requests == limits
     assert env["CONCURRENCY_MODE"] == expected.mode
     assert env["MODEL_MMAP"] == str(case["mmap"]).lower()
     assert env["MODEL_RUNTIME"] == case.get("runtime", "onnxruntime")
+    assert env["MODEL_PACKING"] == case.get("packing", "auto")
+    assert int(env["MODEL_PACK_MAX_MIB"]) == case.get("pack_max", 1024)
+    assert env.get("MODEL_CLASS") == case.get("class")
     assert int(env["WORKER_OVERHEAD_MIB"]) == expected.worker_overhead_mib
     assert int(env["MEMORY_HEADROOM_MIB"]) == expected.headroom_mib
 
@@ -108,13 +127,22 @@ def test_cpu_request_equals_limit_equals_the_value_given(cpu: int | float | str)
         ({"resources": {"cpu": 1}}, 1, 1, ceil(2 * 19 + 96 + REQ + 128)),
         ({"resources": {"cpu": 4}}, 4, 1, ceil(5 * 19 + 4 * (96 + REQ) + 128)),
         ({"resources": {"cpu": "1500m"}}, 1, 1, ceil(2 * 19 + 96 + REQ + 128)),
+        # 4 private copies; auto does not pack 4 x 2048 MiB (> packMaxMiB 1024)
         ({"resources": {"cpu": 4}, "model": {"sizeMiB": 2048, "mmap": False}},
-         4, 1, ceil(8 * 2048 + 4 * (96 + REQ) + 128)),
+         4, 1, ceil(4 * 2048 + 4 * (96 + REQ) + 128)),
+        # the case: 2,000 MiB on 2 CPUs is one shared copy plus the workers
+        ({"model": {"sizeMiB": 2000}}, 2, 1, ceil(2000 + 2 * (96 + REQ) + 128)),
+        ({"model": {"sizeMiB": 2000, "packing": "packed"}}, 2, 1,
+         ceil(3 * 2000 + 2 * (96 + REQ) + 128)),
+        ({"model": {"class": "m.x:load"}}, 2, 1, ceil(19 + 2 * (96 + REQ) + 128)),
         ({"resources": {"cpu": 4}, "concurrency": {"mode": "latency"}}, 1, 4,
          ceil(2 * 19 + 96 + REQ + 128)),
         ({"model": {"runtime": "numpy"}}, 2, 1, ceil(19 + 2 * (96 + REQ) + 128)),
     ],
-    ids=["defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "latency", "numpy"],
+    ids=[
+        "defaults", "cpu-1", "cpu-4", "cpu-1500m", "2GiB-private", "2000MiB-shared",
+        "2000MiB-packed", "class", "latency", "numpy",
+    ],
 )  # fmt: skip
 def test_known_answers(values: dict[str, Any], workers: int, threads: int, memory_mib: int) -> None:
     docs = ct.render(values)

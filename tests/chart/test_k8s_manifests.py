@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from scripts.manifests.render import drift
-from service.sizing.formula import parse_cpu_quantity, plan
+from service.sizing.formula import packed_plan, parse_cpu_quantity
 
 # overlay -> the chart values it stands for (its kustomization.yaml says the same).
 OVERLAYS: dict[str, dict[str, Any]] = {
@@ -114,7 +114,7 @@ def test_overlay_is_sized_like_the_chart(name: str, base: list[dict[str, Any]]) 
 
     env = ct.container_env(overlay, container)
     values = ct.default_values()
-    expected = plan(
+    expected = packed_plan(
         parse_cpu_quantity(container["resources"]["limits"]["cpu"]),
         OVERLAYS[name].get("model", {}).get("sizeMiB", values["model"]["sizeMiB"]),
     )

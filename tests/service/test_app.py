@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from service.app import body_policy, requests_alone
-from service.inference.model import LoadedModel
+from service.inference.loaded import LoadedModel, rows_model
 from service.settings import Settings
 from service.sizing.formula import largest_body_bytes, plan
 from service.web.runtime import Runtime
@@ -62,7 +62,7 @@ def test_openapi_describes_the_model_width(client: TestClient) -> None:
 
 
 def model(input_dim: int) -> LoadedModel:
-    return LoadedModel(predictor=SimpleNamespace(), name="m", version="1", input_dim=input_dim)
+    return rows_model(SimpleNamespace(), "m", "1", input_dim)
 
 
 def test_the_body_limit_is_the_largest_valid_request_for_the_models_width() -> None:

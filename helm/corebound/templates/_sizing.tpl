@@ -78,17 +78,51 @@ rows x (width x 26 + 4) + 4096 (formula.largest_body_bytes: the widest float and
 {{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
 {{- end }}
 
-{{/* Memory MiB, request = limit: the override, else ceil(copies x model + workers x (overhead + requests) + headroom); copies: 1 mapped (else one per worker) + one packed per worker on onnxruntime. */}}
+{{/* ONNX Runtime runs the model (it alone packs): not a model.class model, model.runtime onnxruntime. */}}
+{{- define "corebound.onOnnxruntime" -}}
+{{- and (not .Values.model.class) (eq .Values.model.runtime "onnxruntime") }}
+{{- end }}
+
+{{/* Memory MiB of the plan with or without packed copies (dict "root" . "packed" bool): ceil(copies x model + workers x (overhead + requests) + headroom); copies: 1 mapped (else one per worker) + one per worker when packed. */}}
+{{- define "corebound.planMiB" -}}
+{{- $v := .root.Values }}
+{{- $workers := include "corebound.workers" .root | int }}
+{{- $copies := add (ternary 1 $workers $v.model.mmap) (ternary $workers 0 .packed) }}
+{{- $weights := mulf $copies $v.model.sizeMiB }}
+{{- $perWorker := mulf $workers (addf $v.concurrency.workerOverheadMiB (include "corebound.requestMiB" .root | float64)) }}
+{{- addf $weights $perWorker $v.concurrency.headroomMiB | ceil | int }}
+{{- end }}
+
+{{/* Packed copies per worker (formula.packed_plan): `packed` on ONNX Runtime; `auto` when workers x sizeMiB <= packMaxMiB and the packed plan fits resources.memoryMiB (when set). */}}
+{{- define "corebound.packed" -}}
+{{- $m := .Values.model }}
+{{- $packed := false }}
+{{- if and (eq (include "corebound.onOnnxruntime" .) "true") (ne $m.packing "shared") }}
+{{- if eq $m.packing "packed" }}
+{{- $packed = true }}
+{{- else }}
+{{- $workers := include "corebound.workers" . | float64 }}
+{{- $packedMiB := include "corebound.planMiB" (dict "root" . "packed" true) | int }}
+{{- $limit := .Values.resources.memoryMiB }}
+{{- $fits := or (not $limit) (le $packedMiB (int $limit)) }}
+{{- $packed = and (le (mulf $workers $m.sizeMiB) (float64 $m.packMaxMiB)) $fits }}
+{{- end }}
+{{- end }}
+{{- $packed }}
+{{- end }}
+
+{{/* Memory MiB, request = limit: the override, else the plan's (corebound.planMiB) with the packing decided. */}}
 {{- define "corebound.memoryMiB" -}}
 {{- if .Values.resources.memoryMiB }}
 {{- int .Values.resources.memoryMiB }}
 {{- else }}
-{{- $workers := include "corebound.workers" . | int }}
-{{- $copies := add (ternary 1 $workers .Values.model.mmap) (ternary $workers 0 (eq .Values.model.runtime "onnxruntime")) }}
-{{- $weights := mulf $copies .Values.model.sizeMiB }}
-{{- $perWorker := mulf $workers (addf .Values.concurrency.workerOverheadMiB (include "corebound.requestMiB" . | float64)) }}
-{{- addf $weights $perWorker .Values.concurrency.headroomMiB | ceil | int }}
+{{- include "corebound.planMiB" (dict "root" . "packed" (eq (include "corebound.packed" .) "true")) }}
 {{- end }}
+{{- end }}
+
+{{/* The model cache's size in MiB: a prepared model.onnx, its plain and packed weights (twice the model), and room for the graph. */}}
+{{- define "corebound.modelCacheMiB" -}}
+{{- addf (mulf 2 .Values.model.sizeMiB) 64 | ceil | int }}
 {{- end }}
 
 {{/* Startup probe failures allowed: the model load budget divided by the period. */}}

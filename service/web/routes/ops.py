@@ -23,11 +23,16 @@ router = APIRouter(tags=["operations"])
 async def healthz(request: Request) -> Response:
     rt = runtime_of(request)
     engine = rt.engine
-    age = time.monotonic() - engine.heartbeat if engine else None
-    ok = engine is not None and engine.healthy(rt.settings.heartbeat_timeout_s)
+    now = time.monotonic()
+    age = now - engine.heartbeat if engine else None
+    started = engine.call_started if engine else None
+    s = rt.settings
+    ok = engine is not None and engine.healthy(s.heartbeat_timeout_s, s.max_call_s)
     body = {
         "status": "ok" if ok else "stalled",
         "heartbeat_age_s": round(age, 3) if age is not None else None,
+        # A model call in progress: busy until MAX_CALL_S, then hung.
+        "call_age_s": round(now - started, 3) if started is not None else None,
     }
     return json_response(body, 200 if ok else 503)
 
@@ -58,6 +63,11 @@ async def info(request: Request) -> dict[str, object]:
             "bytes": model.bytes,
             "input_dim": model.input_dim,
             "labels": model.labels,
+            "platform": model.platform,
+            # Packed: a packed copy of the weights per worker; else all share the mapped one.
+            "weights": "packed" if model.packed else "shared",
+            "inputs": [spec.metadata() for spec in model.inputs],
+            "outputs": [spec.metadata() for spec in model.outputs],
         },
         "plan": asdict(rt.plan),
         "blas_threads": rt.engine.blas_threads if rt.engine else {},
@@ -67,6 +77,7 @@ async def info(request: Request) -> dict[str, object]:
             "max_queue_rows": s.max_queue_rows,
             "max_rows_per_request": s.max_rows_per_request,
             "request_timeout_s": s.request_timeout_s,
+            "max_call_s": s.max_call_s,
         },
         "pid": os.getpid(),
     }

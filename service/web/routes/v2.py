@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service import __version__
-from service.inference.model import LoadedModel
+from service.inference.loaded import LoadedModel
 from service.protocol import oip_binary, oip_tensors
 from service.protocol.errors import InputError
 from service.protocol.rows import encode, may_hold_bools, parse_json

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 def job(loop: asyncio.AbstractEventLoop, value: float = 0.0) -> Job:
-    return Job(np.full((1, 2), value, np.float32), loop.create_future(), loop, 0.0, 1.0)
+    return Job(np.full((1, 2), value, np.float32), 1, loop.create_future(), loop, 0.0, 1.0)
 
 
 def deadline_sheds() -> float:

@@ -151,11 +151,11 @@ def test_an_unknown_encoding_is_415_naming_it(encoding: str) -> None:
     assert error.value.status == 415 and repr(encoding) in error.value.message
 
 
-def test_take_reads_fp32_little_endian_at_an_offset() -> None:
+def test_take_cuts_the_inputs_bytes_at_its_offset() -> None:
     tail = memoryview(struct.pack("<4f", 1.5, -2.0, 3.25, 4.0))
 
-    assert oip_binary.take(tail, 4, 8, "input-0").tolist() == [-2.0, 3.25]
-    assert oip_binary.take(tail, 0, 16, "input-0").dtype == np.dtype("<f4")
+    assert oip_binary.take(tail, 4, 8, "input-0").cast("f").tolist() == [-2.0, 3.25]
+    assert len(oip_binary.take(tail, 0, 16, "input-0")) == 16
 
 
 def test_take_past_the_binary_part_is_400_naming_the_input_and_sizes() -> None:

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from paths import DEFAULT_MODEL
 
-from service.inference.model import LoadedModel, load_artifact
+from service.inference.loaded import rows_model
+from service.inference.model import load_artifact
 from service.protocol import oip_binary, oip_tensors
 from service.protocol.errors import InputError
 
 MODEL = load_artifact(DEFAULT_MODEL, runtime="numpy")
-DIM = MODEL.input_dim
+DIM = MODEL.inputs[0].shape[1]
 ROW = [float(i % 17) for i in range(DIM)]
 NO_TAIL = memoryview(b"")
 
@@ -55,10 +56,12 @@ def test_metadata_describes_the_one_input_and_both_outputs() -> None:
     ]
 
 
-def test_a_model_without_labels_has_probabilities_of_unknown_width() -> None:
-    unlabelled = LoadedModel(predictor=MODEL.predictor, name="m", version="1", input_dim=3)
+def test_a_model_without_labels_has_probabilities_of_unknown_width_and_no_label() -> None:
+    unlabelled = rows_model(MODEL.predictor, "m", "1", 3)
 
-    assert oip_tensors.metadata(unlabelled)["outputs"][0]["shape"] == [-1, -1]
+    assert oip_tensors.metadata(unlabelled)["outputs"] == [
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, -1]}
+    ]
 
 
 @pytest.mark.parametrize("data", [ROW * 2, [ROW, ROW]], ids=["flat", "nested"])

@@ -64,12 +64,18 @@ def test_info_reports_the_model_the_plan_and_the_batching(client: TestClient) ->
     assert info["model"] == {
         "name": NAME, "version": VERSION, "bytes": model.bytes,
         "input_dim": DIM, "labels": [str(i) for i in range(10)],
+        "platform": model.platform, "weights": "packed" if model.packed else "shared",
+        "inputs": [{"name": "input-0", "datatype": "FP32", "shape": [-1, DIM]}],
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+        ],
     }  # fmt: skip
     assert info["plan"] == asdict(rt.plan)
     assert info["blas_threads"] == engine.blas_threads
     assert info["batching"] == {
         "max_batch_size": SETTINGS.max_batch_size, "max_wait_ms": SETTINGS.max_wait_ms,
         "max_queue_rows": 64, "max_rows_per_request": 32,
-        "request_timeout_s": SETTINGS.request_timeout_s,
+        "request_timeout_s": SETTINGS.request_timeout_s, "max_call_s": SETTINGS.max_call_s,
     }  # fmt: skip
     assert info["pid"] == os.getpid()
