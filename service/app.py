@@ -63,7 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_wait_s=s.max_wait_ms / 1000,
         max_queue_rows=s.max_queue_rows,
         threads=rt.plan.threads,
-        inline_max_s=s.inline_max_ms / 1000,
+        inline_max_s=s.inline_max_ms / 1000 if rt.model.fixed_cost else 0.0,
         alone=lambda: requests_alone(app),
     )
     rt.engine.start()

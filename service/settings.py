@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="A request that finds its worker idle runs on the event loop when its"
-        " measured model time is under this (no thread hand-offs); 0: always the thread.",
+        " measured model time is under this (no thread hand-offs); 0: always the thread. The"
+        " built-in MLP only: a model.onnx or MODEL_CLASS call may be long on some inputs.",
     )
     fastapi_telemetry: bool = Field(
         False,

@@ -39,6 +39,10 @@ class LoadedModel:
     packed: bool = False  # one packed copy of the weights per worker (else shared only)
     # Largest rows per model call: a graph whose first axis is fixed takes exactly that many.
     max_batch: int | None = None
+    # Every row costs the same whatever its values (the built-in MLP): only such a model may
+    # run a request on the event loop (INLINE_MAX_MS). A graph with a loop or a user's code
+    # may take minutes on some input, and the probes would wait behind it.
+    fixed_cost: bool = False
 
     @cached_property
     def input_dim(self) -> int | None:

@@ -82,6 +82,7 @@ def load_artifact(
         bytes=total,
         platform="onnxruntime_onnx" if runtime == "onnxruntime" else "numpy",
         packed=runtime == "onnxruntime" and packed,
+        fixed_cost=True,
     )
 
 

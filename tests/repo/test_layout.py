@@ -41,7 +41,7 @@ def test_nothing_edits_sys_path_or_loads_a_file_by_path(sources: dict[str, str])
 def test_every_room_is_a_package_with_a_main() -> None:
     rooms = [d for d in (REPO / "scripts").iterdir() if d.is_dir() and (d / "__init__.py").exists()]
     names = {d.name for d in rooms}
-    assert {"capacity", "bench", "cluster_loadtest", "modelgen", "local", "e2e"} <= names
+    assert {"capacity", "bench", "cluster_loadtest", "modelgen", "convert", "local", "e2e"} <= names
     assert all((d / "__main__.py").exists() for d in rooms)
     assert not list((REPO / "scripts").glob("*.py")) or {
         p.name for p in (REPO / "scripts").glob("*.py")

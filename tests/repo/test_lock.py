@@ -45,7 +45,7 @@ NEEDS = {
     "loadtest": EXTRAS["loadtest"],
     "train": EXTRAS["train"],
     "dev": PROJECT["dependencies"] + EXTRAS["loadtest"] + EXTRAS["train"] + EXTRAS["tools"]
-    + DEV_DIRECT,
+    + EXTRAS["convert"] + DEV_DIRECT,
     "checkov": (LOCKS / "checkov.in").read_text().splitlines(),
     "kserve": (LOCKS / "kserve.in").read_text().splitlines(),
 }  # fmt: skip

@@ -13,6 +13,7 @@ ROOMS = {
     "bench": [],
     "cluster_loadtest": [],
     "modelgen": ["train"],
+    "convert": [],
     "local": ["loadgen"],
     "e2e": [],
 }
