@@ -2,8 +2,9 @@
 
     MODEL_CLASS=examples.nearest_centroid:load MODEL_DIR=path/with/centroids.npy gunicorn ...
 
-The factory gets MODEL_DIR and returns an object with predict(batch) -> batch; name,
-version, input_dim and labels are optional attributes the service reports.
+The factory gets MODEL_DIR and returns an object with predict(batch: float32[n, d]) -> [n, k]
+and input_dim (d, checked against every row); name, version and labels are optional
+attributes the service reports. examples/custom-image/ builds it into an image.
 """
 
 from __future__ import annotations

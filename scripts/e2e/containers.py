@@ -109,11 +109,11 @@ def evict_page_cache(image: str) -> None:
 
 def start_service(
     name: str, port: int, cpus: float, memory_mib: int, *, env: dict[str, str] | None = None,
-    volumes: tuple[str, ...] = (),
+    volumes: tuple[str, ...] = (), image: str = SERVICE_IMAGE,
 ) -> dict[str, Any]:  # fmt: skip
-    """Runs the service image with the image's own user and command, read-only, limited."""
+    """Runs the service image (or one built on it) as its own user and command, read-only."""
     remove(name)
-    evict_page_cache(SERVICE_IMAGE)
+    evict_page_cache(image)
     args = [
         "run", "--detach", "--name", name,
         "--cpus", f"{cpus:g}",
@@ -129,7 +129,7 @@ def start_service(
         args += ["--env", f"{key}={value}"]
     for volume in volumes:
         args += ["--volume", volume]
-    podman(*args, SERVICE_IMAGE)
+    podman(*args, image)
     base = f"http://127.0.0.1:{port}"
 
     def gone() -> str | None:

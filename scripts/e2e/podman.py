@@ -178,7 +178,7 @@ def ensure_base(
 
 def build(
     context: Path,
-    target: str,
+    target: str | None,
     tag: str,
     *,
     build_args: dict[str, str],
@@ -186,8 +186,9 @@ def build(
     no_cache: bool = False,
     timeout: float = 1800,
 ) -> float:
-    """`podman build --target`, docker format (keeps HEALTHCHECK, like `docker build`).
+    """`podman build [--target]`, docker format (keeps HEALTHCHECK, like `docker build`).
 
+    target None builds the last stage (a single-stage Dockerfile has no name to give).
     Returns the seconds it took; the full build log goes to log_path.
     """
     args: list[str] = ["build", "--format", "docker", *BUILD_NETWORK, *ULIMITS]
@@ -195,7 +196,9 @@ def build(
         args.append("--no-cache")
     for key, value in build_args.items():
         args += ["--build-arg", f"{key}={value}"]
-    args += ["--target", target, "--tag", tag, str(context)]
+    if target:
+        args += ["--target", target]
+    args += ["--tag", tag, str(context)]
     started = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as out:
@@ -205,7 +208,7 @@ def build(
         )  # fmt: skip
     if done.returncode != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
-        raise RuntimeError(f"podman build --target {target} failed ({log_path}):\n{tail}")
+        raise RuntimeError(f"podman build of {tag} failed ({log_path}):\n{tail}")
     return round(time.monotonic() - started, 1)
 
 

@@ -43,7 +43,9 @@ COLUMNS = (
 def row(run: dict) -> list[str]:
     exp, got = run.get("expected", {}), run.get("info_plan", {})
     load, cg, st = run.get("loadtest", {}), run.get("cgroup", {}), run.get("state", {})
-    label = f"{run['model_mib']:.0f} MiB synthetic" if "memory" in run else "default model"
+    label = run.get("label") or (
+        f"{run['model_mib']:.0f} MiB synthetic" if "memory" in run else "default model"
+    )
     exits = str(load.get("exit_code", "-"))
     if "loadtest_tight_slo" in run:
         exits += f" ({run['loadtest_tight_slo']['exit_code']})"
@@ -79,7 +81,7 @@ def markdown(report: Report) -> str:
         "| " + " | ".join(COLUMNS) + " |",
         "|" + " --- |" * len(COLUMNS),
     ]
-    runs = [*d.get("runs", []), *([d["synthetic"]] if d.get("synthetic") else [])]
+    runs = [*d.get("runs", []), *(d[k] for k in ("custom", "synthetic") if d.get(k))]
     lines += ["| " + " | ".join(row(r)) + " |" for r in runs]
     syn = d.get("synthetic", {}).get("memory")
     if syn:

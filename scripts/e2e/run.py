@@ -7,8 +7,9 @@ and checks, for each CPU limit: /info's plan, accuracy on held-out digits over H
 `loadtest` image's own entrypoint (exit 0 when the SLO holds, non-zero when it is set
 impossibly tight), the container's cgroup figures during the load, no OOM kill and no
 restart. A synthetic model (500 MiB by default) with 2 workers shows the weights are held
-once, not once per worker. Writes <out>/container-e2e.json and a summary table in
-<out>/container-e2e.md.
+once, not once per worker. The image of examples/custom-image/, built on the service image,
+serves a user's Python model (MODEL_CLASS) with the example's answers (--no-custom skips it).
+Writes <out>/container-e2e.json and a summary table in <out>/container-e2e.md.
 
     python -m scripts.e2e [--cpus 1,2] [--synthetic-mib 500] [--out reports]
 
@@ -34,6 +35,7 @@ from scripts.e2e.checks import (
     holdout_from_image,
 )
 from scripts.e2e.containers import REPO
+from scripts.e2e.custom import custom_run
 from scripts.e2e.report import Report, markdown
 from scripts.e2e.synthetic import synthetic_run
 
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-cache", action="store_true", help="build without podman's layer cache"
     )
     parser.add_argument("--refresh-base", action="store_true", help="debootstrap the base again")
+    parser.add_argument(
+        "--no-custom", action="store_true", help="skip the examples/custom-image build and run"
+    )
     args = parser.parse_args(argv)
 
     reason = podman.unusable_reason()
@@ -59,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report()
     started = time.monotonic()
+    logs = args.out / "tmp" / "container-e2e"
     try:
-        build_images(report, no_cache=args.no_cache, refresh_base=args.refresh_base,
-                     logs=args.out / "tmp" / "container-e2e")  # fmt: skip
+        build_images(report, no_cache=args.no_cache, refresh_base=args.refresh_base, logs=logs)
         inside = check_images(report)
         report.data["throttle_sanity"] = check_throttle_reader(report)
         holdout = holdout_from_image()
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
         report.data["runs"] = runs
         report.data["trained_accuracy"] = inside.get("trained_accuracy")
+        if not args.no_custom:
+            report.data["custom"] = custom_run(
+                report, holdout, max(cpus), no_cache=args.no_cache, logs=logs
+            )
         if args.synthetic_mib > 0:
             two = next(
                 (r for r in runs if r.get("expected", {}).get("workers") == 2 and "cgroup" in r),

@@ -1,7 +1,8 @@
 """The image, built and run with podman under CPU and memory limits (python -m scripts.e2e).
 
-Minutes, not seconds: builds both targets on a local Debian base and runs the service with
-real load. Skips with the reason when podman cannot run containers on this machine.
+Minutes, not seconds: builds both targets on a local Debian base, and the image of
+examples/custom-image/ on the service image, and runs them with real load. Skips with the
+reason when podman cannot run containers on this machine.
 """
 
 from __future__ import annotations
@@ -95,3 +96,20 @@ def test_two_workers_hold_one_copy_of_a_500_mib_model(result: dict) -> None:
     # not: the measured copies read low, never high.
     assert memory["mapped_file_mib"] >= 0.95 * synthetic["model_mib"]
     assert memory["copies_measured"] is not None and 0.4 <= memory["copies_measured"] <= 1.3
+
+
+def test_a_derived_image_serves_a_python_model_as_the_example_does(result: dict) -> None:
+    custom = result["custom"]
+    model, got, expected = custom["info_model"], custom["info_plan"], custom["expected"]
+    assert (model["name"], model["input_dim"]) == ("nearest-centroid", 64)
+    assert (got["workers"], got["threads"]) == (expected["workers"], expected["threads"])
+    assert got["memory_limit_mib"] == custom["memory_limit_mib"] == expected["memory_mib"]
+    answers = custom["answers"]  # /v1 and v2 against examples.nearest_centroid in-process
+    assert answers["labels_equal"] and answers["rows"] >= 300
+    assert max(answers["v1_max_abs_diff"], answers["v2_max_abs_diff"]) <= 1e-6
+    assert custom["uids"] == [10001] and custom["image"]["user"] == "10001:10001"
+    image = custom["image"]  # only its own layers, and no pip left from the install
+    assert image["added_mib"] < 5 and not any(image["left_behind"].values())
+    state = custom["state"]
+    assert state["running"] and not state["oom_killed"] and state["cgroup_oom_kills"] == 0
+    assert custom["stop"]["exit_code"] == 0
