@@ -15,7 +15,6 @@ import numpy as np
 from service.inference.tensors import DTYPES
 from service.protocol import oip_binary
 from service.protocol.errors import InputError
-from service.protocol.rows import holds_bool
 
 FLOATS = ("FP16", "FP32", "FP64")
 
@@ -49,8 +48,16 @@ def from_json(data: Any, datatype: str, name: str, shape: list[int], scan: bool)
         if array.dtype.kind != "b":
             raise InputError(400, f"input {name!r}: 'data' must hold only true/false (BOOL)")
         return array
-    if array.dtype.kind not in "iuf" or (scan and holds_bool(data)):
+    if array.dtype.kind not in "iuf" or (scan and _holds_bool(data)):
         raise InputError(400, f"input {name!r}: 'data' must hold only numbers")
+    if array.dtype.kind == "f" and datatype not in FLOATS and _only_ints(data):
+        # numpy makes float64 of ints beside one of 2**63 or more: exact in the datatype again.
+        try:
+            array = np.array(data, dtype=DTYPES[datatype]).reshape(-1)
+        except OverflowError:
+            raise InputError(
+                400, f"input {name!r}: a value is outside {datatype}'s range"
+            ) from None
     return to_numeric(array, datatype, name)
 
 
@@ -124,6 +131,15 @@ def _bytes_elements(raw: memoryview, name: str, count: int) -> np.ndarray:
     if offset != len(raw):
         raise InputError(400, f"input {name!r}: {len(raw) - offset} bytes after {count} elements")
     return flat
+
+
+def _holds_bool(data: list[Any]) -> bool:
+    """True/false at any depth: a tensor's data may nest deeper than rows."""
+    return any(type(v) is bool or (type(v) is list and _holds_bool(v)) for v in data)
+
+
+def _only_ints(data: list[Any]) -> bool:
+    return all(type(v) is int for v in _flatten(data))
 
 
 def _flatten(data: list[Any]) -> list[Any]:

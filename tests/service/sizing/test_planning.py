@@ -191,3 +191,65 @@ def test_a_worker_inherits_the_masters_plan_unchanged(
 
     assert inherited_plan(s) == master
     assert master.memory_limit_mib == 1024 and master.workers == 4
+
+
+def onnx_dir(tmp_path: Path) -> Path:
+    """A model.onnx directory: the graph and its external data, 1 MiB each, and a model.json."""
+    path = tmp_path / "graph"
+    path.mkdir()
+    for name in ("model.onnx", "weights.bin", "model.json"):
+        (path / name).write_bytes(b"\0" * MIB)
+    return path
+
+
+def test_a_model_onnx_is_planned_packed_at_the_size_of_its_graph_files(
+    cgroup: FakeCgroup, tmp_path: Path
+) -> None:
+    p = plan_for(Settings(model_dir=onnx_dir(tmp_path)))  # 8 workers x 2 MiB: within budget
+
+    assert (p.model_mib, p.model_packed, p.model_copies) == (2.0, True, 1 + 8)
+
+
+@pytest.mark.parametrize(
+    ("packing", "budget_mib", "packed"),
+    [("packed", 0, True), ("shared", 1024, False), ("auto", 16, True), ("auto", 15, False)],
+)
+def test_model_packing_is_as_asked_and_auto_packs_within_model_pack_max_mib(
+    cgroup: FakeCgroup, tmp_path: Path, packing: str, budget_mib: int, packed: bool
+) -> None:
+    s = Settings(model_dir=onnx_dir(tmp_path), model_packing=packing, model_pack_max_mib=budget_mib)
+
+    p = plan_for(s)  # 8 workers x 2 MiB = 16 MiB of packed copies
+
+    assert p.model_packed is packed
+
+
+def test_auto_plans_shared_when_the_packed_copies_would_not_fit_the_memory_limit(
+    cgroup: FakeCgroup, tmp_path: Path
+) -> None:
+    path = onnx_dir(tmp_path)
+    packed = plan_for(Settings(model_dir=path, model_packing="packed"))
+    shared = plan_for(Settings(model_dir=path, model_packing="shared"))
+    cgroup.limit(memory_max=str((packed.memory_mib - 1) * MIB))
+
+    p = plan_for(Settings(model_dir=path))
+
+    assert not p.model_packed and p.workers == packed.workers == 8
+    assert p.memory_mib == shared.memory_mib and p.note == ""
+
+
+def test_a_model_class_never_packs_even_when_asked_and_costs_every_file(
+    cgroup: FakeCgroup, tmp_path: Path
+) -> None:
+    s = Settings(model_dir=onnx_dir(tmp_path), model_class="mine.m:make", model_packing="packed")
+
+    p = plan_for(s)
+
+    assert (p.model_packed, p.model_copies, p.model_mib) == (False, 1, 3.0)
+
+
+def test_a_model_onnx_on_the_numpy_runtime_is_refused(cgroup: FakeCgroup, tmp_path: Path) -> None:
+    s = Settings(model_dir=onnx_dir(tmp_path), model_runtime="numpy")
+
+    with pytest.raises(ValueError, match="MODEL_RUNTIME=numpy runs only the built-in MLP"):
+        plan_for(s)
