@@ -109,3 +109,52 @@ def _export(
         for name, (_, values) in zip(outputs, references, strict=True)
     }
     return OnnxModel(directory, feeds, outputs, expected)
+
+
+def long_call_graph(directory: Path, width: int = 512) -> Path:
+    """A model.onnx whose call takes as long as its input asks: `iterations` INT64 [n, 1], the
+    largest of which is the trip count of a Loop of a [n, width] x [width, width] MatMul and
+    Tanh; `value` FP32 [n, 1]. A legitimately long call, in ONNX Runtime's own threads."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(SEED).standard_normal((width, width)).astype(np.float32)
+    weight /= np.sqrt(width)
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["state_in", "weight"], ["product"]),
+            helper.make_node("Tanh", ["product"], ["state_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "step",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("state_in", TensorProto.FLOAT, ["n", width]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["n", width]),
+        ],
+    )
+    nodes = [
+        helper.make_node("ReduceMax", ["iterations"], ["trips"], keepdims=0),
+        helper.make_node("Cast", ["iterations"], ["start_column"], to=TensorProto.FLOAT),
+        helper.make_node("Expand", ["start_column", "state_shape"], ["start"]),
+        helper.make_node("Loop", ["trips", "", "start"], ["final"], body=body),
+        helper.make_node("ReduceMean", ["final"], ["value"], axes=[1], keepdims=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "long-call",
+        [helper.make_tensor_value_info("iterations", TensorProto.INT64, ["n", 1])],
+        [helper.make_tensor_value_info("value", TensorProto.FLOAT, ["n", 1])],
+        [
+            numpy_helper.from_array(weight, "weight"),
+            numpy_helper.from_array(np.array([1, width], np.int64), "state_shape"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path

@@ -86,6 +86,10 @@ async def predict(request: Request) -> Response:
         batch = await read_rows(request, width, max_rows)
         if model.tensors:
             batch = (batch,)
+    fixed = model.inputs[0].shape[0]
+    rows = len(batch[0] if model.tensors else batch)
+    if fixed >= 0 and rows != fixed:
+        raise InputError(422, f"'inputs' has {rows} rows; this model takes exactly {fixed}")
     result = await engine.infer(batch, rt.settings.request_timeout_s)
     label_output = model.v1_labels
     names = [model.v1_output, *([label_output] if label_output else [])]

@@ -256,3 +256,24 @@ def test_v2_infer_of_two_inputs_answers_every_output_in_order_int64_exactly(
         "data": [0.5, 1.0, 2.0, 3.0],
     }
     assert b_sum == {"name": "b_sum", "shape": [2, 1], "datatype": "INT64", "data": [2 * big, -6]}
+
+
+@pytest.fixture(scope="module")
+def single(graphs: Path) -> Iterator[TestClient]:
+    """Model `single`: x FP32 [1, 4] -> y (identity): its first axis is fixed at one row."""
+    directory = write_graph(
+        graphs / "single",
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [value("x", FLOAT, [1, 4])],
+        [value("y", FLOAT, [1, 4])],
+    )
+    yield from serve(directory)
+
+
+def test_a_graph_of_one_fixed_row_takes_exactly_one_on_v1(single: TestClient) -> None:
+    one = single.post("/v1/predict", json={"inputs": [[1, 2, 3, 4]]})
+    two = single.post("/v1/predict", json={"inputs": [[1, 2, 3, 4], [5, 6, 7, 8]]})
+
+    assert one.status_code == 200 and one.json()["outputs"] == [[1, 2, 3, 4]]
+    assert two.status_code == 422
+    assert two.json()["detail"] == "'inputs' has 2 rows; this model takes exactly 1"
