@@ -1,117 +1,28 @@
-"""Request bodies and answer checks for `/v1/predict` and the Open Inference Protocol.
+"""Answer checks for `/v1/predict` and the Open Inference Protocol, against the model's metadata.
 
 A check returns an `Outcome`: `error` set means the request failed (wrong status, shed,
-malformed answer); `wrong` counts rows whose label differs from the held-out one, which is
+malformed answer); `wrong` counts rows whose label differs from the samples' one, which is
 the model's accuracy, not the service's health, so it is reported apart from failures.
+
+Every output the metadata lists must come back once, with its datatype and its shape: the
+batch axis the rows sent, the fixed axes as listed, a dynamic (-1) axis any size.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import struct
 from dataclasses import dataclass
 from typing import Any
 
-# The served model's name (GET /v2/models/... or /info); the default model's by default.
-MODEL_NAME = os.environ.get("MODEL_NAME", "digits-mlp")
-V1_PATH = "/v1/predict"
-V2_PATH = f"/v2/models/{MODEL_NAME}/infer"
-# Locust stats name of the binary task: same path, its own row in the report.
-V2_BINARY_NAME = V2_PATH + " (binary)"
-LABELS = 10
-# The binary tensor data extension: the JSON header's length travels in this header.
-HEADER_LENGTH = "Inference-Header-Content-Length"
+from loadtests import wire
+from loadtests.model import Model, Tensor, elements
+from loadtests.samples import Batch, flatten, label_text
 
 
 @dataclass(frozen=True)
 class Outcome:
     error: str | None = None
     wrong: int = 0
-
-
-def v1_body(inputs: list[list[float]]) -> dict[str, Any]:
-    return {"inputs": inputs}
-
-
-def v2_body(inputs: list[list[float]]) -> dict[str, Any]:
-    flat = [x for row in inputs for x in row]
-    return {
-        "inputs": [
-            {
-                "name": "input-0",
-                "shape": [len(inputs), len(inputs[0])],
-                "datatype": "FP32",
-                "data": flat,
-            }
-        ]
-    }
-
-
-def v2_binary_body(inputs: list[list[float]]) -> tuple[bytes, dict[str, str]]:
-    """The same tensor as raw little-endian FP32 after a JSON header, every output binary.
-
-    struct, not numpy: the loadtest image carries Locust alone.
-    """
-    flat = [x for row in inputs for x in row]
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "input-0",
-                    "shape": [len(inputs), len(inputs[0])],
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": 4 * len(flat)},
-                }
-            ],
-            "parameters": {"binary_data_output": True},
-        }
-    ).encode()
-    body = header + struct.pack(f"<{len(flat)}f", *flat)
-    return body, {HEADER_LENGTH: str(len(header)), "Content-Type": "application/octet-stream"}
-
-
-def check_v2_binary(
-    status: int, content: bytes, header_length: str | None, expected: list[str]
-) -> Outcome:
-    """A binary answer: JSON header, then FP32 probabilities and length-prefixed labels."""
-    if (error := check_status(status)) is not None:
-        return Outcome(error=error)
-    if header_length is None or not header_length.isdigit():
-        return Outcome(error=f"malformed: no {HEADER_LENGTH} response header")
-    split = int(header_length)
-    try:
-        header = json.loads(content[:split])
-        sizes = {o["name"]: o["parameters"]["binary_data_size"] for o in header["outputs"]}
-        order = [o["name"] for o in header["outputs"]]
-    except (ValueError, KeyError, TypeError):
-        return Outcome(error="malformed: binary answer's JSON header")
-    n = len(expected)
-    if order != ["probabilities", "label"] or sizes["probabilities"] != 4 * n * LABELS:
-        return Outcome(error=f"malformed: binary outputs {sizes} for {n} rows")
-    raw = content[split:]
-    if len(raw) != sizes["probabilities"] + sizes["label"]:
-        return Outcome(error=f"malformed: {len(raw)} binary bytes, header says {sizes}")
-    labels = _bytes_elements(raw[sizes["probabilities"] :])
-    if labels is None or len(labels) != n:
-        return Outcome(error=f"malformed: 'label' output is not {n} strings")
-    return Outcome(wrong=_count_wrong(labels, expected))
-
-
-def _bytes_elements(raw: bytes) -> list[str] | None:
-    """BYTES elements: each a 4-byte little-endian length, then that many bytes."""
-    values: list[str] = []
-    offset = 0
-    while offset < len(raw):
-        if offset + 4 > len(raw):
-            return None
-        (size,) = struct.unpack_from("<I", raw, offset)
-        end = offset + 4 + size
-        if end > len(raw):
-            return None
-        values.append(raw[offset + 4 : end].decode(errors="replace"))
-        offset = end
-    return values
 
 
 def check_status(status: int) -> str | None:
@@ -126,48 +37,169 @@ def check_status(status: int) -> str | None:
     return f"HTTP {status}"
 
 
-def check_v1(status: int, body: Any, expected: list[str]) -> Outcome:
-    if (error := check_status(status)) is not None:
-        return Outcome(error=error)
-    if not isinstance(body, dict):
-        return Outcome(error="malformed: body is not a JSON object")
-    labels, outputs = body.get("labels"), body.get("outputs")
-    if not _is_list_of(labels, str, len(expected)):
-        return Outcome(error=f"malformed: 'labels' is not {len(expected)} strings")
-    if not isinstance(outputs, list) or len(outputs) != len(expected):
-        return Outcome(error=f"malformed: 'outputs' is not {len(expected)} rows")
-    for row in outputs:
-        if not _is_list_of(row, (int, float), LABELS):
-            return Outcome(error=f"malformed: an output row is not {LABELS} numbers")
-    return Outcome(wrong=_count_wrong(labels or [], expected))
+def is_element(value: Any, datatype: str) -> bool:
+    """Whether an answer's JSON value is one element of `datatype` (true is no number)."""
+    if datatype == "BYTES":
+        return isinstance(value, str)
+    if datatype == "BOOL":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (datatype.startswith("FP") and isinstance(value, float))
 
 
-def check_v2(status: int, body: Any, expected: list[str]) -> Outcome:
-    if (error := check_status(status)) is not None:
-        return Outcome(error=error)
-    if not isinstance(body, dict) or not isinstance(body.get("outputs"), list):
-        return Outcome(error="malformed: no 'outputs' list")
-    if body.get("model_name") != MODEL_NAME:
-        return Outcome(error=f"malformed: model_name {body.get('model_name')!r}")
-    by_name = {o.get("name"): o for o in body["outputs"] if isinstance(o, dict)}
-    probs, label = by_name.get("probabilities"), by_name.get("label")
-    n = len(expected)
-    if probs is None or probs.get("shape") != [n, LABELS]:
-        return Outcome(error=f"malformed: 'probabilities' output is not shape [{n}, {LABELS}]")
-    if not _is_list_of(probs.get("data"), (int, float), n * LABELS):
-        return Outcome(error=f"malformed: 'probabilities' data is not {n * LABELS} numbers")
-    if label is None or label.get("shape") != [n] or not _is_list_of(label.get("data"), str, n):
-        return Outcome(error=f"malformed: 'label' output is not {n} strings")
-    return Outcome(wrong=_count_wrong(label["data"], expected))
-
-
-def _is_list_of(value: Any, kind: type | tuple[type, ...], length: int) -> bool:
+def matches(shape: Any, want: list[int]) -> bool:
+    """An answer's shape against the wanted one (-1: any size)."""
     return (
-        isinstance(value, list)
-        and len(value) == length
-        and all(isinstance(x, kind) and not isinstance(x, bool) for x in value)
+        isinstance(shape, list)
+        and len(shape) == len(want)
+        and all(
+            type(g) is int and g >= 0 and w in (-1, g) for w, g in zip(want, shape, strict=True)
+        )
     )
 
 
-def _count_wrong(got: list[str], expected: list[str]) -> int:
-    return sum(g != e for g, e in zip(got, expected, strict=True))
+def _nested_shape(value: Any) -> list[int] | None:
+    """The shape of a nested list of scalars; None when ragged."""
+    if not isinstance(value, list):
+        return []
+    inner = [_nested_shape(v) for v in value]
+    if any(s is None or s != inner[0] for s in inner):
+        return None
+    return [len(value), *(inner[0] or [])] if inner else [0]
+
+
+@dataclass(frozen=True)
+class Checker:
+    """The checks of one model's answers; `label_output` holds the label of each row."""
+
+    model: Model
+    label_output: str | None = None
+
+    def v1(self, status: int, body: Any, batch: Batch) -> Outcome:
+        """`{"outputs": [one entry per row], "labels": [one per row]}`.
+
+        An entry is the row of the model's scores: its one numeric output besides the label
+        output, in that output's shape past the batch (with several, only the count is
+        checked). `labels` needs one per row when the model has a label output; without
+        one it may be missing or empty.
+        """
+        if (error := check_status(status)) is not None:
+            return Outcome(error=error)
+        if not isinstance(body, dict):
+            return Outcome(error="malformed: body is not a JSON object")
+        n, outputs, labels = batch.rows, body.get("outputs"), body.get("labels")
+        if not isinstance(outputs, list) or len(outputs) != n:
+            return Outcome(error=f"malformed: 'outputs' is not {n} rows")
+        scores = [
+            o for o in self.model.outputs if o.datatype != "BYTES" and o.name != self.label_output
+        ]
+        if len(scores) == 1:
+            want, kind = list(scores[0].row_shape), scores[0].datatype
+            for row in outputs:
+                if not matches(_nested_shape(row), want) or not all(
+                    is_element(v, kind) for v in flatten(row)
+                ):
+                    return Outcome(error=f"malformed: an output row is not {want} {kind}")
+        optional = self.label_output is None and batch.labels is None
+        if not (optional and labels in (None, [])) and (
+            not isinstance(labels, list)
+            or len(labels) != n
+            or not all(isinstance(x, str | int | float | bool) for x in labels)
+        ):
+            return Outcome(error=f"malformed: 'labels' is not {n} labels")
+        return Outcome(wrong=_count_wrong(labels, batch.labels))
+
+    def v2(self, status: int, body: Any, batch: Batch) -> Outcome:
+        if (error := check_status(status)) is not None:
+            return Outcome(error=error)
+        if not isinstance(body, dict) or not isinstance(body.get("outputs"), list):
+            return Outcome(error="malformed: no 'outputs' list")
+        values: dict[str, list[Any]] = {}
+        for got in body["outputs"]:
+            tensor = self._tensor(got, batch.rows)
+            if isinstance(tensor, str):
+                return Outcome(error=tensor)
+            data = flatten(got["data"]) if isinstance(got.get("data"), list) else None
+            count, kind = elements(got["shape"]), tensor.datatype
+            if data is None or len(data) != count or not all(is_element(v, kind) for v in data):
+                return Outcome(
+                    error=f"malformed: output {tensor.name!r} data is not {count} {kind} values"
+                )
+            values[tensor.name] = data
+        return self._complete(body, values, batch)
+
+    def v2_binary(
+        self, status: int, content: bytes, header_length: str | None, batch: Batch
+    ) -> Outcome:
+        """A JSON header, then each output's raw elements in the header's order."""
+        if (error := check_status(status)) is not None:
+            return Outcome(error=error)
+        if header_length is None or not header_length.isdigit():
+            return Outcome(error=f"malformed: no {wire.HEADER_LENGTH} response header")
+        split = int(header_length)
+        try:
+            header = json.loads(content[:split])
+            sizes = [o["parameters"]["binary_data_size"] for o in header["outputs"]]
+        except (ValueError, KeyError, TypeError):
+            return Outcome(error="malformed: binary answer's JSON header")
+        raw = content[split:]
+        if not all(type(s) is int and s >= 0 for s in sizes) or sum(sizes) != len(raw):
+            return Outcome(error=f"malformed: {len(raw)} binary bytes, header says {sizes}")
+        values: dict[str, list[Any]] = {}
+        offset = 0
+        for got, size in zip(header["outputs"], sizes, strict=True):
+            tensor = self._tensor(got, batch.rows)
+            if isinstance(tensor, str):
+                return Outcome(error=tensor)
+            data = wire.unpack(tensor.datatype, raw[offset : offset + size])
+            offset += size
+            if data is None or len(data) != elements(got["shape"]):
+                return Outcome(error=f"malformed: binary output {tensor.name!r} for {got['shape']}")
+            values[tensor.name] = data
+        return self._complete(header, values, batch)
+
+    def _tensor(self, got: Any, rows: int) -> Tensor | str:
+        """The metadata of an answer's output tensor, or why the tensor is malformed."""
+        name = got.get("name") if isinstance(got, dict) else None
+        spec = self.model.output(name) if isinstance(name, str) else None
+        if spec is None:
+            return f"malformed: output {name!r} is not one of the model's"
+        if got.get("datatype") != spec.datatype:
+            return (
+                f"malformed: output {name!r} datatype {got.get('datatype')!r}, not {spec.datatype}"
+            )
+        want = spec.batch_shape(rows)
+        if not matches(got.get("shape"), want):
+            return f"malformed: output {name!r} shape {got.get('shape')!r}, not {want}"
+        return spec
+
+    def _complete(
+        self, header: dict[str, Any], values: dict[str, list[Any]], batch: Batch
+    ) -> Outcome:
+        if header.get("model_name") != self.model.name:
+            return Outcome(error=f"malformed: model_name {header.get('model_name')!r}")
+        names = [o.name for o in self.model.outputs]
+        sent = [o.get("name") for o in header["outputs"]]
+        if sorted(sent) != sorted(names):
+            return Outcome(error=f"malformed: outputs {sent}, the model's are {names}")
+        if batch.labels is None or self.label_output is None:
+            return Outcome()
+        labels = values[self.label_output]
+        if len(labels) != batch.rows:
+            return Outcome(error=f"malformed: {self.label_output!r} is not {batch.rows} labels")
+        return Outcome(wrong=_count_wrong(labels, batch.labels))
+
+    def labels(self, body: Any) -> list[str] | None:
+        """The labels a JSON answer gives (for a log line); None when it has none."""
+        outputs = body.get("outputs") if isinstance(body, dict) else None
+        for got in outputs if isinstance(outputs, list) else []:
+            if isinstance(got, dict) and got.get("name") == self.label_output:
+                return [label_text(v) for v in flatten(got.get("data") or [])]
+        return None
+
+
+def _count_wrong(got: list[Any] | None, expected: list[str] | None) -> int:
+    if got is None or expected is None:
+        return 0
+    return sum(label_text(g) != e for g, e in zip(got, expected, strict=True))

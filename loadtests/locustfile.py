@@ -1,4 +1,7 @@
-"""Locust user for corebound: real held-out digits, every answer checked, SLO sets exit code.
+"""Locust user for corebound: the served model's inputs, every answer checked, SLO sets exit code.
+
+At start it learns the model from the server (loadtests/startup.py) and takes its rows from
+SAMPLES_FILE, the embedded model's held-out digits, or the metadata.
 
 Run (from the repo root, or /app in the loadtest image):
     LOCUST_HOST=http://127.0.0.1:8000 locust -f loadtests/locustfile.py,loadtests/shapes/step.py \
@@ -14,62 +17,73 @@ import itertools
 import json
 import random
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from locust import HttpUser, between, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from loadtests import answers, holdout, slo
-from loadtests.settings import Slo, Traffic
+from loadtests import slo, startup, wire
+from loadtests.answers import Outcome
+from loadtests.samples import Batch
+from loadtests.settings import Slo, Target, Traffic
 
 TRAFFIC = Traffic.from_env()
 SLO = Slo.from_env()
-DIGITS = holdout.load()
-# Rows the model labelled differently from the held-out truth: accuracy, not failure.
+TARGET = Target.from_env()
+# Rows the model labelled differently from the samples' labels: accuracy, not failure.
 LABEL_TALLY = {"rows": 0, "wrong": 0}
 # Answers slower than this are failures too; it also bounds a run against a stuck server.
 REQUEST_TIMEOUT_S = 30
 
 
-class DigitsUser(HttpUser):
+class ModelUser(HttpUser):
     # Think time between requests; load is set by the shape's user count.
     wait_time = between(0.05, 0.15)
+    # Set by learn_the_model before any user starts.
+    plan: ClassVar[startup.Plan]
 
     def on_start(self) -> None:
-        # Each user walks the held-out set from its own offset so batches differ.
-        self.cursor = itertools.count(random.randrange(len(DIGITS.inputs)) * TRAFFIC.rows)
+        # Each user walks the rows from its own offset so batches differ.
+        self.cursor = itertools.count(random.randrange(len(self.plan.samples)) * TRAFFIC.rows)
         self.sent = 0
 
+    def _batch(self) -> Batch:
+        return self.plan.samples.batch(next(self.cursor), TRAFFIC.rows)
+
+    # The weights here are the settings'; learn_the_model drops v1 for a model it cannot serve.
     @task(TRAFFIC.weight_v1)
     def v1_predict(self) -> None:
-        inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
-        self._post(answers.V1_PATH, answers.v1_body(inputs), expected, answers.check_v1)
+        batch = self._batch()
+        body = wire.v1_body(self.plan.model, batch)
+        self._post(wire.V1_PATH, body, batch, self.plan.checker.v1)
 
     @task(TRAFFIC.weight_v2)
     def v2_infer(self) -> None:
-        inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
-        self._post(answers.V2_PATH, answers.v2_body(inputs), expected, answers.check_v2)
+        batch = self._batch()
+        body = wire.v2_body(self.plan.model, batch)
+        self._post(wire.v2_path(self.plan.model), body, batch, self.plan.checker.v2)
 
     @task(TRAFFIC.weight_v2_binary)
     def v2_infer_binary(self) -> None:
-        inputs, expected = DIGITS.batch(next(self.cursor), TRAFFIC.rows)
-        body, headers = answers.v2_binary_body(inputs)
+        batch = self._batch()
+        body, headers = wire.v2_binary_body(self.plan.model, batch)
+        path = wire.v2_path(self.plan.model)
         with self.client.post(
-            answers.V2_PATH,
+            path,
             data=body,
             headers={**headers, **self._recycle()},
-            name=answers.V2_BINARY_NAME,
+            name=path + " (binary)",  # same path, its own row in the report
             catch_response=True,
             timeout=REQUEST_TIMEOUT_S,
         ) as response:
-            length = response.headers.get(answers.HEADER_LENGTH)
-            outcome = answers.check_v2_binary(
-                response.status_code, response.content or b"", length, expected
+            length = response.headers.get(wire.HEADER_LENGTH)
+            outcome = self.plan.checker.v2_binary(
+                response.status_code, response.content or b"", length, batch
             )
-            self._record(response, outcome, expected)
+            self._record(response, outcome, batch)
 
-    def _post(self, path: str, body: dict[str, Any], expected: list[str], check: Any) -> None:
+    def _post(self, path: str, body: dict[str, Any], batch: Batch, check: Any) -> None:
         with self.client.post(
             path,
             json=body,
@@ -82,7 +96,7 @@ class DigitsUser(HttpUser):
             except ValueError:
                 response.failure("malformed: body is not JSON")
                 return
-            self._record(response, check(response.status_code, payload, expected), expected)
+            self._record(response, check(response.status_code, payload, batch), batch)
 
     def _recycle(self) -> dict[str, str]:
         """Every recycle_every-th request of this user asks the server to close the connection.
@@ -94,13 +108,32 @@ class DigitsUser(HttpUser):
         recycle = TRAFFIC.recycle_every and self.sent % TRAFFIC.recycle_every == 0
         return {"Connection": "close"} if recycle else {}
 
-    def _record(self, response: Any, outcome: answers.Outcome, expected: list[str]) -> None:
+    def _record(self, response: Any, outcome: Outcome, batch: Batch) -> None:
         if outcome.error:
             response.failure(outcome.error)
             return
-        LABEL_TALLY["rows"] += len(expected)
-        LABEL_TALLY["wrong"] += outcome.wrong
+        if batch.labels is not None:
+            LABEL_TALLY["rows"] += batch.rows
+            LABEL_TALLY["wrong"] += outcome.wrong
         response.success()
+
+
+@events.init.add_listener
+def learn_the_model(environment: Environment, **_: Any) -> None:
+    """Learn the served model before any user starts; a run that cannot start says why."""
+    try:
+        plan = startup.start(environment.host, TRAFFIC, TARGET)
+    except startup.StartError as error:
+        # SystemExit passes through Locust's event hook: one line and exit code 1, no traceback.
+        sys.exit(f"loadtest: {error}")
+    tasks = {
+        "v1": ModelUser.v1_predict,
+        "v2": ModelUser.v2_infer,
+        "v2_binary": ModelUser.v2_infer_binary,
+    }
+    ModelUser.plan = plan
+    ModelUser.tasks = [tasks[name] for name, weight in plan.weights.items() for _ in range(weight)]
+    print(plan.line, flush=True)
 
 
 @events.quitting.add_listener

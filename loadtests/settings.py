@@ -126,3 +126,18 @@ class Traffic:
                 "WEIGHT_V1_PREDICT, WEIGHT_V2_INFER and WEIGHT_V2_BINARY cannot all be 0"
             )
         return traffic
+
+
+@dataclass(frozen=True)
+class Target:
+    # Empty: the model GET /info names (MODEL_NAME picks one on a server without /info).
+    model_name: str = ""
+    # Empty: the embedded model's held-out digits, else rows generated from the metadata.
+    samples_file: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Target:
+        return cls(
+            model_name=env.get("MODEL_NAME", "").strip(),
+            samples_file=env.get("SAMPLES_FILE", "").strip(),
+        )

@@ -1,13 +1,17 @@
-"""The `helm test` Pod: a hook kept for `--logs`, waiting for a ready pod, its probe command
-run against the real app."""
+"""The `helm test` Pod: a hook kept for `--logs`, waiting for a ready pod, its model check run
+against the real app: the embedded model, another model, and another model with samples."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import chart_tools as ct
+import numpy as np
 import pytest
 
 
@@ -26,9 +30,9 @@ def test_pod_is_a_hook_kept_for_its_logs(test_pod: dict[str, Any]) -> None:
     assert annotations["sidecar.istio.io/inject"] == "false"
     assert test_pod["spec"]["restartPolicy"] == "Never"
     container = test_pod["spec"]["containers"][0]
-    assert container["image"] == "corebound:0.1.0"  # the service image ships the probe
-    assert container["command"][:4] == ["python", "-m", "service.probe", "predict"]
-    assert container["command"][4] == f"{ct.SERVICE_URL}/v1/predict"
+    # The loadtest image: its model check is the load test's own (loadtests/modelcheck.py).
+    assert container["image"] == "corebound-loadtest:0.1.0"
+    assert container["command"][:4] == ["python", "-m", "loadtests.modelcheck", ct.SERVICE_URL]
 
 
 def test_pod_waits_for_a_ready_endpoint_first(test_pod: dict[str, Any]) -> None:
@@ -87,6 +91,50 @@ def test_client_pods_pull_and_schedule_like_the_service(values_name: str) -> Non
         assert all(i.startswith("registry.example/ml/corebound") for i in images), images
 
 
+def test_samples_reach_the_pod_as_a_file(everything: list[dict[str, Any]]) -> None:
+    docs = ct.render(ct.values_file(ct.CHART_DIR / "ci" / "samples-values.yaml"))
+    (pod,) = [p for p in ct.kinds(docs, "Pod") if p["metadata"]["name"].endswith("-predict")]
+    container = pod["spec"]["containers"][0]
+    command = container["command"]
+
+    assert command[command.index("--samples") + 1] == "/samples/samples.json"
+    assert container["volumeMounts"] == [
+        {"name": "samples", "mountPath": "/samples", "readOnly": True}
+    ]
+    assert pod["spec"]["volumes"] == [
+        {"name": "samples", "configMap": {"name": f"{ct.RELEASE}-samples"}}
+    ]
+    # Without samples the pod has no such volume (and no ConfigMap to miss).
+    (plain,) = [
+        p for p in ct.kinds(everything, "Pod") if p["metadata"]["name"].endswith("-predict")
+    ]
+    assert "--samples" not in plain["spec"]["containers"][0]["command"]
+    assert "volumes" not in plain["spec"]
+
+
+def run_check(command: list[str], url: str, samples: Path | None = None) -> tuple[bool, str]:
+    """The rendered command run here, against `url` (and a local copy of the samples)."""
+    command = [*command[1:3], url, *command[4:]]
+    if samples is not None:
+        command[command.index("--samples") + 1] = str(samples)
+    run = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, timeout=60, cwd=ct.REPO
+    )
+    return run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def centroid_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another model than the defaults are for: 3 centroids of width 8 (examples/)."""
+    from scripts.local.service import run_service
+
+    model_dir = tmp_path_factory.mktemp("centroids")
+    np.save(model_dir / "centroids.npy", np.stack([np.full(8, i, np.float32) for i in range(3)]))
+    env = {"MODEL_CLASS": "examples.nearest_centroid:load", "MODEL_DIR": str(model_dir)}
+    with run_service(env) as service:
+        yield service.url
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("expected", "passes"), [("0", True), ("7", False)])
 def test_the_pods_command_checks_the_real_answer(
@@ -94,12 +142,46 @@ def test_the_pods_command_checks_the_real_answer(
 ) -> None:
     """The rendered command itself, pointed at the real service under gunicorn."""
     command = test_pod["spec"]["containers"][0]["command"]
-    command[4] = f"{live_service}/v1/predict"
     command[command.index("--expect") + 1] = expected
 
-    run = subprocess.run(
-        [sys.executable, *command[1:]], capture_output=True, text=True, timeout=60, cwd=ct.REPO
+    ok, log = run_check(command, live_service)
+
+    assert ok is passes, log
+    assert '"label": "0"' in log and '"rows": "--inputs"' in log
+
+
+@pytest.mark.slow
+def test_the_defaults_do_not_fail_another_model(
+    test_pod: dict[str, Any], centroid_service: str
+) -> None:
+    """test.inputs is the digits model's: another model gets zeros and its outputs checked."""
+    ok, log = run_check(test_pod["spec"]["containers"][0]["command"], centroid_service)
+
+    assert ok, log
+    assert "is for model 'digits-mlp', not 'nearest-centroid': not sent" in log
+    assert '"probabilities": [1, 3]' in log and '"rows": "zeros"' in log
+    # test.model empty applies the digits row to any model: 64 numbers for an 8-wide input.
+    docs = ct.render({"test": {"model": ""}})
+    (pod,) = [p for p in ct.kinds(docs, "Pod") if p["metadata"]["name"].endswith("-predict")]
+    ok, log = run_check(pod["spec"]["containers"][0]["command"], centroid_service)
+    assert not ok and "must have shape [8]" in log, log
+
+
+@pytest.mark.slow
+def test_another_model_is_checked_with_the_first_sample(
+    centroid_service: str, tmp_path: Path
+) -> None:
+    samples = {"inputs": {"input-0": [[2.1] * 8, [0.0] * 8]}, "labels": ["2", "0"]}
+    docs = ct.render({"loadtest": {"samples": json.dumps(samples)}})
+    (pod,) = [p for p in ct.kinds(docs, "Pod") if p["metadata"]["name"].endswith("-predict")]
+    (configmap,) = [
+        c for c in ct.kinds(docs, "ConfigMap") if c["metadata"]["name"].endswith("-samples")
+    ]
+    (tmp_path / "samples.json").write_text(configmap["data"]["samples.json"])
+
+    ok, log = run_check(
+        pod["spec"]["containers"][0]["command"], centroid_service, tmp_path / "samples.json"
     )
 
-    assert (run.returncode == 0) is passes, run.stdout + run.stderr
-    assert '"labels": ["0"]' in run.stdout
+    assert ok, log
+    assert '"expected": "2"' in log and '"label": "2"' in log

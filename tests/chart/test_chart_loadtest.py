@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import chart_tools as ct
+import helm_python
 import pytest
 
 
@@ -176,3 +177,43 @@ def test_no_load_test_by_default(default: list[dict[str, Any]]) -> None:
         f"{ct.RELEASE}-test-predict"
     ]
     assert [c["metadata"]["name"] for c in ct.kinds(default, "ConfigMap")] == [ct.RELEASE]
+
+
+def test_samples_become_a_file_the_run_reads() -> None:
+    """loadtest.samples, as `--set-file` gives it, reaches Locust as SAMPLES_FILE."""
+    values = ct.values_file(ct.CHART_DIR / "ci" / "samples-values.yaml")
+    docs = ct.render(values)
+    pod = loadtest_pod(docs)
+    configmaps = {c["metadata"]["name"]: c["data"] for c in ct.kinds(docs, "ConfigMap")}
+
+    assert configmaps[f"{ct.RELEASE}-samples"] == {"samples.json": values["loadtest"]["samples"]}
+    assert json.loads(values["loadtest"]["samples"])["label_output"] == "sentiment"
+    container = loadtest_container(docs)
+    assert ct.container_env(docs, container)["SAMPLES_FILE"] == "/samples/samples.json"
+    mount = {"name": "samples", "mountPath": "/samples", "readOnly": True}
+    assert mount in container["volumeMounts"]
+    volume = {"name": "samples", "configMap": {"name": f"{ct.RELEASE}-samples"}}
+    assert volume in pod["spec"]["volumes"]
+
+
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        ("{not json", "loadtest.samples must be a samples file's JSON"),
+        ('{"rows": [[1, 2]]}', 'no "inputs" object'),
+        ("[1, 2]", "loadtest.samples must be a samples file's JSON"),
+        ("x" * 1_000_001, "/loadtest/samples"),  # over a ConfigMap's limit
+    ],
+)
+def test_bad_samples_are_refused_at_install(samples: str, message: str) -> None:
+    with pytest.raises(helm_python.HelmError) as refused:
+        ct.render({"loadtest": {"enabled": True, "samples": samples}})
+
+    assert message in str(refused.value)
+
+
+def test_without_samples_the_rows_follow_the_model(everything: list[dict[str, Any]]) -> None:
+    env = ct.container_env(everything, loadtest_container(everything))
+
+    assert "SAMPLES_FILE" not in env and "MODEL_NAME" not in env  # learned from the server
+    assert not [c for c in ct.kinds(everything, "ConfigMap") if "samples" in c["metadata"]["name"]]

@@ -1,4 +1,5 @@
-"""Load-test logic without Locust: settings, shapes, answer checks, SLO verdict, holdout."""
+"""Load-test logic without Locust: settings, shapes, SLO verdict, held-out digits (the model,
+samples and answer checks: test_model_samples.py, test_answers.py, test_startup.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import answers, holdout, profiles, slo
-from loadtests.settings import Constant, Slo, Spike, Step, Traffic
+from loadtests import holdout, profiles, slo
+from loadtests.settings import Constant, Slo, Spike, Step, Target, Traffic
 
 
 def test_settings_defaults_match_the_contract() -> None:
     assert Step.from_env({}) == Step(users=10, seconds=30, count=5, spawn_rate=10)
     assert Slo.from_env({}) == Slo(max_failure_ratio=0.01, p95_ms=250, p99_ms=500)
     assert Traffic.from_env({}) == Traffic(weight_v1=3, weight_v2=1, rows=1)
+    # The model and its rows are learned from the server unless named.
+    assert Target.from_env({}) == Target(model_name="", samples_file="")
+    assert Target.from_env({"MODEL_NAME": " m ", "SAMPLES_FILE": "s.json"}) == Target("m", "s.json")
 
 
 def test_settings_read_env_and_name_the_bad_variable() -> None:
@@ -57,39 +61,6 @@ def test_constant_shape() -> None:
     s = Constant(users=7, seconds=5, spawn_rate=7)
     assert profiles.constant(4.9, s) == (7, 7)
     assert profiles.constant(5, s) is None
-
-
-def test_v1_answer_checks() -> None:
-    good = {"outputs": [[0.1] * 10, [0.1] * 10], "labels": ["3", "4"]}
-    assert answers.check_v1(200, good, ["3", "4"]) == answers.Outcome()
-    assert answers.check_v1(200, good, ["3", "5"]) == answers.Outcome(wrong=1)
-    assert answers.check_v1(503, None, ["3"]).error == "shed: 503 (queue full)"
-    assert answers.check_v1(504, None, ["3"]).error == "deadline: 504"
-    assert str(answers.check_v1(0, None, ["3"]).error).startswith("no response")
-    assert str(answers.check_v1(200, {"labels": ["3"]}, ["3"]).error).startswith("malformed")
-    assert answers.check_v1(200, {**good, "labels": [3, 4]}, ["3", "4"]).error
-    assert answers.check_v1(200, {**good, "outputs": [[0.1] * 9] * 2}, ["3", "4"]).error
-    assert answers.check_v1(200, [], ["3"]).error
-
-
-def test_v2_body_and_answer_checks() -> None:
-    body = answers.v2_body([[1.0, 2.0], [3.0, 4.0]])
-    assert body["inputs"][0]["shape"] == [2, 2]
-    assert body["inputs"][0]["data"] == [1.0, 2.0, 3.0, 4.0]
-    good = {
-        "model_name": "digits-mlp",
-        "model_version": "1",
-        "id": "x",
-        "outputs": [
-            {"name": "probabilities", "shape": [1, 10], "datatype": "FP32", "data": [0.1] * 10},
-            {"name": "label", "shape": [1], "datatype": "BYTES", "data": ["7"]},
-        ],
-    }
-    assert answers.check_v2(200, good, ["7"]) == answers.Outcome()
-    assert answers.check_v2(200, good, ["1"]) == answers.Outcome(wrong=1)
-    assert answers.check_v2(200, {**good, "model_name": "other"}, ["7"]).error
-    assert answers.check_v2(200, {**good, "outputs": good["outputs"][:1]}, ["7"]).error
-    assert str(answers.check_v2(503, {"error": "busy"}, ["7"]).error).startswith("shed")
 
 
 def test_slo_verdict_lines_and_exit_codes() -> None:

@@ -86,3 +86,8 @@ the least pods serve at the HPA target (cores x 1000 / cpuMsPerRequest requests 
 {{- define "corebound.serviceURL" -}}
 {{- printf "http://%s.%s.svc:%v" (include "corebound.fullname" .) .Release.Namespace .Values.service.port }}
 {{- end }}
+
+{{/* Where the client pods find loadtest.samples (SAMPLES_FILE, modelcheck --samples). */}}
+{{- define "corebound.samplesFile" -}}
+/samples/samples.json
+{{- end }}
