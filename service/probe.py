@@ -5,9 +5,9 @@ Standard library only, so it runs in both images (service and loadtest), as podi
 
     python -m service.probe url http://svc/readyz --timeout 300
     python -m service.probe endpoints --service corebound --count 2 --timeout 300
-    python -m service.probe predict http://svc/v1/predict --inputs '[[0, ...]]' --expect 0
 
-Each prints one JSON line per attempt or answer and exits 0 on success, 1 on failure.
+Each prints one JSON line per attempt and exits 0 on success, 1 on failure. The model check
+(`python -m loadtests.modelcheck`) runs in the loadtest image: it follows the served model.
 """
 
 from __future__ import annotations
@@ -119,26 +119,6 @@ def endpoints_ready(api: ApiServer, namespace: str, service: str, count: int) ->
     return None if ready >= count else f"{ready}/{count} ready endpoints"
 
 
-def predict(url: str, inputs: list[list[float]], expect: str) -> bool:
-    body = json.dumps({"inputs": inputs}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.load(response)
-    except urllib.error.HTTPError as error:
-        log(
-            check="predict", ok=False, status=error.code, body=error.read().decode(errors="replace")
-        )
-        return False
-    except (OSError, ValueError) as error:
-        log(check="predict", ok=False, reason=str(error))
-        return False
-    labels = answer.get("labels") if isinstance(answer, dict) else None
-    ok = labels == [expect] * len(inputs)
-    log(check="predict", ok=ok, labels=labels, expected=expect)
-    return ok
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m service.probe", description=__doc__)
     checks = parser.add_subparsers(dest="check", required=True)
@@ -153,10 +133,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     eps.add_argument("--api-server", help="default: the in-cluster API server")
     eps.add_argument("--token-file", type=Path, default=SERVICE_ACCOUNT / "token")
     eps.add_argument("--ca-file", type=Path, help="default: the service account's CA")
-    pred = checks.add_parser("predict", help="POST rows to /v1/predict, expect one label")
-    pred.add_argument("url")
-    pred.add_argument("--inputs", required=True, help="JSON list of rows")
-    pred.add_argument("--expect", required=True, help="the label every row must get")
     return parser.parse_args(argv)
 
 
@@ -164,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.check == "url":
         ok = until(lambda: url_ready(args.url), args.timeout, f"url {args.url}")
-    elif args.check == "endpoints":
+    else:
         api = (
             ApiServer(args.api_server, args.token_file, args.ca_file)
             if args.api_server
@@ -175,12 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok = until(
             lambda: endpoints_ready(api, namespace, args.service, args.count), args.timeout, what
         )
-    else:
-        try:
-            inputs = json.loads(args.inputs)
-        except ValueError as error:
-            raise SystemExit(f"probe: --inputs is not JSON: {error}") from None
-        ok = predict(args.url, inputs, args.expect)
     return 0 if ok else 1
 
 

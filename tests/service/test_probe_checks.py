@@ -148,46 +148,6 @@ def test_url_check_waits_through_a_503_until_ready(
     ]
 
 
-def test_predict_posts_the_rows_as_json_and_passes_when_every_label_matches(
-    server: Server, capsys: pytest.CaptureFixture[str]
-) -> None:
-    url = server.answer("/v1/predict", (200, {"labels": ["0", "0"], "outputs": []}))
-
-    assert probe.predict(url, [[1.0, 2.0], [3.0, 4.0]], "0") is True
-
-    method, _, headers, body = server.seen[0]
-    assert method == "POST" and headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"inputs": [[1.0, 2.0], [3.0, 4.0]]}
-    assert logged(capsys) == [{"check": "predict", "ok": True, "labels": ["0", "0"],
-                               "expected": "0"}]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [{"labels": ["0", "7"]}, {"labels": ["0"]}, {"outputs": []}, [["0"], ["0"]], b"<html>"],
-    ids=["one-label-wrong", "too-few-labels", "no-labels", "not-an-object", "not-json"],
-)
-def test_predict_fails_unless_each_row_gets_the_expected_label(
-    server: Server, capsys: pytest.CaptureFixture[str], answer: object
-) -> None:
-    url = server.answer("/v1/predict", (200, answer))
-
-    assert probe.predict(url, [[1.0], [2.0]], "0") is False
-
-    assert logged(capsys)[-1]["ok"] is False
-
-
-def test_predict_reports_a_refusal_with_its_status_and_body(
-    server: Server, capsys: pytest.CaptureFixture[str]
-) -> None:
-    url = server.answer("/v1/predict", (503, b"queue full"))
-
-    assert probe.predict(url, [[1.0]], "0") is False
-
-    assert logged(capsys) == [{"check": "predict", "ok": False, "status": 503,
-                               "body": "queue full"}]  # fmt: skip
-
-
 def test_ready_endpoints_are_told_apart_by_uid_then_name_then_address() -> None:
     slices = {"items": [{"endpoints": [
         {"targetRef": {"uid": "u1", "name": "pod-a"}, "addresses": ["10.0.0.1"]},

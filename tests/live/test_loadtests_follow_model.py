@@ -18,8 +18,6 @@ import onnx_models
 import pytest
 from serving import run_service
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[2]
 LOCUST = str(Path(sys.executable).with_name("locust"))
 SHORT = {"CONSTANT_USERS": "2", "CONSTANT_SECONDS": "3", "SPAWN_RATE": "10",
