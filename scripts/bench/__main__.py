@@ -1,15 +1,23 @@
 """python -m scripts.bench [...] compares serving patterns; `... bench oip` the OIP's two forms;
-`... bench hotpath` profiles a worker under load; `... bench stack` the in-process stack cost."""
+`... bench hotpath` profiles a worker under load; `... bench stack` the in-process stack cost;
+`... bench onnx-memory` the copies of an ONNX model's weights W workers hold;
+`... bench onnx-threads` ONNX Runtime's spinning threads against sleeping ones."""
 
 from __future__ import annotations
 
 import sys
 
-from scripts.bench import cli, hotpath, oip, stack
+from scripts.bench import cli, hotpath, oip, onnx_memory, onnx_threads, stack
 
 
 def main(argv: list[str]) -> int:
-    commands = {"oip": oip.main, "hotpath": hotpath.main, "stack": stack.main}
+    commands = {
+        "oip": oip.main,
+        "hotpath": hotpath.main,
+        "stack": stack.main,
+        "onnx-memory": onnx_memory.main,
+        "onnx-threads": onnx_threads.main,
+    }
     if argv[:1] and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     return cli.main(argv)
