@@ -17,11 +17,11 @@ from service.settings import DEFAULT_MODEL_DIR
 
 def test_every_kind_carries_the_row() -> None:
     model = load_artifact(DEFAULT_MODEL_DIR)
-    row = np.linspace(-2, 2, model.input_dim, dtype=np.float32)
+    row = np.linspace(-2, 2, model.rows_width(), dtype=np.float32)
     for kind in KINDS:
         path, payload, headers = body(kind, row, model.name)
         if kind == "v1":
-            rows = decode_predict(codec.parse_json(payload), model.input_dim, 1, False)
+            rows = decode_predict(codec.parse_json(payload), model.rows_width(), 1, False)
         else:
             assert path == f"/v2/models/{model.name}/infer"
             parts = oip_binary.split(payload, headers.get("Inference-Header-Content-Length"))
