@@ -13,7 +13,8 @@ def test_floor_answers_in_the_served_models_shape() -> None:
     real = load_artifact(DEFAULT_MODEL_DIR)
     floor = load_model(DEFAULT_MODEL_DIR, "scripts.bench.floor:load")
     assert (floor.input_dim, floor.labels, floor.name) == (real.input_dim, real.labels, real.name)
-    out = floor.predictor.predict(np.zeros((3, real.rows_width()), np.float32))
-    assert out.shape == real.predictor.predict(np.zeros((3, real.rows_width()), np.float32)).shape
+    width = real.rows_width()
+    out = floor.predictor.predict(np.zeros((3, width), np.float32))
+    assert out.shape == real.predictor.predict(np.zeros((3, width), np.float32)).shape
     assert np.allclose(out.sum(axis=1), 1.0)
-    assert load(DEFAULT_MODEL_DIR).predict(np.zeros((0, real.rows_width()), np.float32)).shape[0] == 0
+    assert load(DEFAULT_MODEL_DIR).predict(np.zeros((0, width), np.float32)).shape[0] == 0
