@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from scripts.convert import examples
 from scripts.convert.check import feeds_for, model_rows, reference_outputs, run_onnx
-from scripts.convert.export import InputSpec, single_input, to_onnx, write_model_dir
+from scripts.convert.export import InputSpec, to_onnx, write_model_dir
 
-SEED = 0
+SEED = examples.SEED
 
 
 @dataclass(frozen=True)
@@ -34,67 +34,30 @@ class OnnxModel:
 def logistic_pipeline(directory: Path, rows: int = 8) -> OnnxModel:
     """StandardScaler + LogisticRegression on the digits (FP32 [n, 64]): label INT64 [n],
     probabilities FP32 [n, 10]."""
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x, y = load_digits(return_X_y=True)
-    model = _fit(make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)), x, y)
-    return _export(model, single_input(x.shape[1]), _sample(x, rows), directory)
+    return _example("logistic", directory, rows)
 
 
 def forest_classifier(directory: Path, rows: int = 8) -> OnnxModel:
     """RandomForestClassifier on breast cancer (FP32 [n, 30]): label INT64 [n],
     probabilities FP32 [n, 2]."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.ensemble import RandomForestClassifier
-
-    x, y = load_breast_cancer(return_X_y=True)
-    model = _fit(RandomForestClassifier(n_estimators=10, max_depth=5, random_state=SEED), x, y)
-    return _export(model, single_input(x.shape[1]), _sample(x, rows), directory)
+    return _example("forest", directory, rows)
 
 
 def ridge_regressor(directory: Path, rows: int = 8) -> OnnxModel:
     """Ridge on diabetes (FP32 [n, 10]): one output, variable FP32 [n, 1]."""
-    from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
-
-    x, y = load_diabetes(return_X_y=True)
-    model = _fit(Ridge(alpha=0.1), x, y)
-    return _export(model, single_input(x.shape[1]), _sample(x, rows), directory)
+    return _example("ridge", directory, rows)
 
 
 def two_input_pipeline(directory: Path, rows: int = 8) -> OnnxModel:
     """Two inputs of different widths and types: `measurements` FP32 [n, 4] (iris) and
     `codes` INT64 [n, 2] (categories 0..2), scaled and one-hot encoded by a ColumnTransformer
     into a LogisticRegression: label INT64 [n], probabilities FP32 [n, 3]."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    measurements, y = load_iris(return_X_y=True)
-    codes = np.random.default_rng(SEED).integers(0, 3, size=(len(y), 2))
-    x = np.hstack([measurements, codes])
-    columns = ColumnTransformer(
-        [("scaled", StandardScaler(), [0, 1, 2, 3]), ("onehot", OneHotEncoder(), [4, 5])]
-    )
-    model = _fit(make_pipeline(columns, LogisticRegression(max_iter=300)), x, y)
-    inputs = [InputSpec("measurements", "float32", 4), InputSpec("codes", "int64", 2)]
-    return _export(model, inputs, _sample(x, rows), directory)
+    return _example("two-inputs", directory, rows)
 
 
-def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    # One BLAS thread: on fits this small more threads only contend (10x slower on a busy
-    # 2-core machine).
-    with threadpool_limits(1):
-        return model.fit(x, y)
-
-
-def _sample(x: np.ndarray, rows: int) -> np.ndarray:
-    return x[np.random.default_rng(SEED).permutation(len(x))[:rows]]
+def _example(name: str, directory: Path, rows: int) -> OnnxModel:
+    model, inputs, x, _ = examples.fitted(name)
+    return _export(model, inputs, examples.sample(x, rows), directory)
 
 
 def _export(

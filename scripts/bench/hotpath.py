@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 # Where the model runs: the numpy MLP, or the session of the ONNX Runtime one.
-MODEL_FILES = ("service/inference/mlp.py", "service/inference/packed_mlp.py")
+MODEL_FILES = (
+    "service/inference/mlp.py",
+    "service/inference/packed_mlp.py",
+    "service/inference/onnx_model.py",
+)
 # Innermost first wins: a sample inside the decoding called from a route counts as decoding.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", MODEL_FILES),

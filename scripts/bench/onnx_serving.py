@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,61 +39,19 @@ from scripts.bench.requests import LUA, _lua_string
 from scripts.local.cgroup import Cgroup
 from scripts.local.service import REPO, run_service
 
-SEED, SAMPLE_ROWS, CPUS = 0, 64, 2
+SAMPLE_ROWS, CPUS = 64, 2
 DATATYPES = {"float32": "FP32", "float64": "FP64", "int64": "INT64"}
-
-
-def _examples() -> dict[str, Callable[[], tuple[Any, list[Any], np.ndarray, np.ndarray]]]:
-    """The four models of tests/onnx_models.py: (estimator, InputSpecs, X, y) by name."""
-    from sklearn import datasets
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    from scripts.convert.export import InputSpec, single_input
-
-    def logistic() -> tuple[Any, list[Any], np.ndarray, np.ndarray]:
-        x, y = datasets.load_digits(return_X_y=True)
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
-        return model, single_input(x.shape[1]), x, y
-
-    def forest() -> tuple[Any, list[Any], np.ndarray, np.ndarray]:
-        x, y = datasets.load_breast_cancer(return_X_y=True)
-        model = RandomForestClassifier(n_estimators=10, max_depth=5, random_state=SEED)
-        return model, single_input(x.shape[1]), x, y
-
-    def ridge() -> tuple[Any, list[Any], np.ndarray, np.ndarray]:
-        x, y = datasets.load_diabetes(return_X_y=True)
-        return Ridge(alpha=0.1), single_input(x.shape[1]), x, y
-
-    def two_inputs() -> tuple[Any, list[Any], np.ndarray, np.ndarray]:
-        measurements, y = datasets.load_iris(return_X_y=True)
-        codes = np.random.default_rng(SEED).integers(0, 3, size=(len(y), 2))
-        columns = ColumnTransformer(
-            [("scaled", StandardScaler(), [0, 1, 2, 3]), ("onehot", OneHotEncoder(), [4, 5])]
-        )
-        model = make_pipeline(columns, LogisticRegression(max_iter=300))
-        inputs = [InputSpec("measurements", "float32", 4), InputSpec("codes", "int64", 2)]
-        return model, inputs, np.hstack([measurements, codes]), y
-
-    return {"logistic": logistic, "forest": forest, "ridge": ridge, "two-inputs": two_inputs}
 
 
 def build(name: str, directory: Path) -> dict[str, np.ndarray]:
     """`directory`/model.onnx from the converters; SAMPLE_ROWS rows per input to send it."""
-    from threadpoolctl import threadpool_limits
-
+    from scripts.convert import examples
     from scripts.convert.check import feeds_for
     from scripts.convert.export import to_onnx, write_model_dir
 
-    model, inputs, x, y = _examples()[name]()
-    with threadpool_limits(1):  # fits this small only contend with more BLAS threads
-        model.fit(x, y)
+    model, inputs, x, _ = examples.fitted(name)
     write_model_dir(to_onnx(model, inputs), directory)
-    sample = x[np.random.default_rng(SEED).permutation(len(x))[:SAMPLE_ROWS]]
-    return feeds_for(sample, inputs)
+    return feeds_for(examples.sample(x, SAMPLE_ROWS), inputs)
 
 
 def infer_body(feeds: dict[str, np.ndarray], row: int) -> bytes:
