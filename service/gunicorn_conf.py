@@ -30,7 +30,14 @@ if model_kind(settings.model_dir, settings.model_class) == "onnx":
     # Once, before any worker: the workers then map one prepared copy of the weights.
     from service.inference.onnx_session import prepare_shared
 
-    prepare_shared(settings.model_dir / "model.onnx", settings.model_cache_dir, _plan.model_packed)
+    try:
+        prepare_shared(
+            settings.model_dir / "model.onnx", settings.model_cache_dir, _plan.model_packed
+        )
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SystemExit(
+            f"corebound: model.onnx (MODEL_CACHE_DIR {settings.model_cache_dir}): {exc}"
+        ) from None
 
 # BLAS libraries read these when numpy loads in each worker: T threads, not one per node core.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

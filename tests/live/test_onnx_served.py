@@ -13,8 +13,10 @@ import numpy as np
 import onnx_models
 import pytest
 import tritonclient.http as triton
-from serving import Service, run_service
+from serving import Service, run_service, start_expecting_failure
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+from scripts.local.service import clean_env
 
 FACTORIES: dict[str, Callable[[Path], onnx_models.OnnxModel]] = {
     "logistic": onnx_models.logistic_pipeline,
@@ -150,3 +152,13 @@ def test_info_says_how_the_weights_are_held_as_the_plan_chose(served: Served) ->
     assert info["plan"]["model_packed"] and info["model"]["weights"] == "packed"
     assert info["model"]["inputs"][0]["name"] == next(iter(model.inputs))
     assert info["plan"]["workers"] == 2
+
+
+def test_a_file_that_is_no_onnx_model_stops_gunicorn_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    env = {**clean_env(), "MODEL_DIR": str(tmp_path), "MODEL_CACHE_DIR": str(tmp_path / "c")}
+
+    done = start_expecting_failure(env)
+
+    assert done.returncode != 0
+    assert "corebound: model.onnx" in done.stderr and "not an ONNX model" in done.stderr
