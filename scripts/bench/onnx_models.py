@@ -115,7 +115,7 @@ def prepare(route: str, source: Path, into: Path, packed: bool) -> Path:
     index = {}
     for tensor, offset, data in layout:
         index[tensor.name] = [offset, list(tensor.dims)]
-        # memmap: a placeholder the session must be given (ONNX Runtime never reads it).
+        # memmap: a stand-in location the session must be given (ONNX Runtime never reads it).
         where = ("weights.bin", offset, len(data)) if route == "external" else ("absent", 0, 0)
         set_external_data(tensor, *where)
         tensor.ClearField("raw_data")

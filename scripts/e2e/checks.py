@@ -255,9 +255,7 @@ def cpu_run(
             )
         run["state"] = state_after(name, cg, expected.workers)
         check_state(report, tag, run["state"], run["cgroup"]["peak_mib"], memory)
-        run["stop"] = stop(name)
-        code, seconds = run["stop"]["exit_code"], run["stop"]["stop_s"]
-        report.check(f"graceful-stop[{tag}]", code == 0, f"exit {code} {seconds} s after SIGTERM")
+        run["stop"] = check_stop(report, tag, name)
     except (RuntimeError, subprocess.SubprocessError, OSError, KeyError, TypeError) as exc:
         report.check(f"run[{tag}]", False, f"{type(exc).__name__}: {exc}")
     finally:
@@ -282,3 +280,11 @@ def check_state(report: Report, tag: str, after: dict, peak_mib: float, limit_mi
         f"running {after['running']}, RestartCount {after['restart_count']}, worker boots"
         f" {after['worker_boots']} for {after['expected_worker_boots']} workers",
     )
+
+
+def check_stop(report: Report, tag: str, name: str) -> dict[str, Any]:
+    """SIGTERM the container; it must drain and exit 0."""
+    stopped = stop(name)
+    code, seconds = stopped["exit_code"], stopped["stop_s"]
+    report.check(f"graceful-stop[{tag}]", code == 0, f"exit {code} {seconds} s after SIGTERM")
+    return stopped

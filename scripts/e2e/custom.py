@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from examples.nearest_centroid import load as load_example
-from scripts.e2e.checks import check_plan, check_state
+from scripts.e2e.checks import check_plan, check_state, check_stop
 from scripts.e2e.containers import (
     PREFIX,
     REPO,
@@ -27,7 +27,6 @@ from scripts.e2e.containers import (
     remove,
     start_service,
     state_after,
-    stop,
     uids,
 )
 from scripts.e2e.podman import ULIMITS, build, podman
@@ -173,9 +172,7 @@ def custom_run(
         run["accuracy"] = run["answers"]["accuracy"]
         run["state"] = state_after(name, cg, expected.workers)
         check_state(report, tag, run["state"], cg.memory()["peak_mib"], memory)
-        run["stop"] = stop(name)
-        code, seconds = run["stop"]["exit_code"], run["stop"]["stop_s"]
-        report.check(f"graceful-stop[{tag}]", code == 0, f"exit {code} {seconds} s after SIGTERM")
+        run["stop"] = check_stop(report, tag, name)
     except (RuntimeError, subprocess.SubprocessError, OSError, KeyError, TypeError) as exc:
         report.check(f"run[{tag}]", False, f"{type(exc).__name__}: {exc}")
     finally:

@@ -7,7 +7,6 @@ and weights it ships; the container end-to-end rig builds and runs it (scripts/e
 from __future__ import annotations
 
 import ast
-import json
 import re
 import shlex
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_dockerfile import instructions, tool
+from test_dockerfile import checkov, instructions, tool
 
 from service import __version__
 
@@ -47,14 +46,7 @@ def test_hadolint_is_clean() -> None:
 
 
 def test_checkov_passes_skipping_only_what_the_base_image_provides() -> None:
-    checkov = tool("checkov", REPO / ".tools" / "checkov" / "bin" / "checkov")
-    done = subprocess.run(
-        [checkov, "--framework", "dockerfile", "--file", str(DOCKERFILE), "--skip-download",
-         "--output", "json"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )  # fmt: skip
-    assert done.stdout.strip(), done.stderr[-2000:]
-    result = json.loads(done.stdout)
+    result = checkov(DOCKERFILE)
     assert result["summary"]["failed"] == 0 and result["summary"]["parsing_errors"] == 0
     skipped = {c["check_id"] for c in result["results"].get("skipped_checks", [])}
     # The base by build arg (CKV_DOCKER_7) and its inherited HEALTHCHECK (CKV_DOCKER_2).

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,16 +121,22 @@ def test_hadolint_is_clean() -> None:
     assert done.stdout.strip() == ""
 
 
-def test_checkov_dockerfile_checks_pass() -> None:
-    checkov = tool("checkov", REPO / ".tools" / "checkov" / "bin" / "checkov")
+def checkov(dockerfile: Path) -> dict[str, Any]:
+    """checkov's JSON verdict on one Dockerfile."""
+    binary = tool("checkov", REPO / ".tools" / "checkov" / "bin" / "checkov")
     done = subprocess.run(
         # --skip-download: no call home for guideline links (and no network needed).
-        [checkov, "--framework", "dockerfile", "--file", str(DOCKERFILE), "--skip-download",
+        [binary, "--framework", "dockerfile", "--file", str(dockerfile), "--skip-download",
          "--output", "json"],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert done.stdout.strip(), done.stderr[-2000:]
-    result = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_checkov_dockerfile_checks_pass() -> None:
+    result = checkov(DOCKERFILE)
     summary = result["summary"]
     failed = [c["check_id"] for c in result["results"].get("failed_checks", [])]
     assert summary["failed"] == 0, f"checkov failed {failed}"
