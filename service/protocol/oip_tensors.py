@@ -91,7 +91,7 @@ def _check_header(
         raise InputError(400, TENSOR_FIELDS)
     name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
     specs = {spec.name: spec for spec in model.inputs}
-    if name not in specs:
+    if not isinstance(name, str) or name not in specs:
         raise InputError(
             400, f"inputs[{index}].name: unknown input {name!r}; this model has {list(specs)}"
         )

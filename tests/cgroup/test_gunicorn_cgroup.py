@@ -33,12 +33,22 @@ def test_web_concurrency_wins_over_the_quota() -> None:
 def test_tight_memory_limit_starts_fewer_workers_and_says_so() -> None:
     # Private and packed copies: 2 workers would need 2 x (2 x 18.5 + 96 + 10.7 requests)
     # + 128 = 416 MiB; 300 MiB holds one (272 MiB).
-    env = {"MODEL_MMAP": "false", "WEB_CONCURRENCY": "2"}
+    env = {"MODEL_MMAP": "false", "WEB_CONCURRENCY": "2", "MODEL_PACKING": "packed"}
     with run_service(env, cpu_quota=2.0, memory_mib=300) as svc:
         plan = httpx.get(svc.url + "/info").json()["plan"]
         assert plan["workers"] == 1 and plan["memory_limit_mib"] == 300
         assert (plan["model_copies"], plan["model_packed"]) == (2, True)
         assert "starting 1 workers" in svc.log()
+
+
+def test_auto_packing_gives_way_before_workers_do() -> None:
+    # Packed, 2 workers need 3 x 18.5 + 2 x (96 + 10.7) + 128 = 397 MiB; shared, 2 x (96 + 10.7)
+    # + 18.5 + 128 = 360 MiB: under a 380 MiB limit auto keeps both workers, unpacked.
+    with run_service({"WEB_CONCURRENCY": "2"}, cpu_quota=2.0, memory_mib=380) as svc:
+        info = httpx.get(svc.url + "/info").json()
+        assert (info["plan"]["workers"], info["plan"]["model_packed"]) == (2, False)
+        assert info["plan"]["model_copies"] == 1 and info["model"]["weights"] == "shared"
+        assert info["plan"]["note"] == ""
 
 
 def test_memory_limit_too_small_for_one_worker_refuses_with_the_numbers() -> None:

@@ -108,6 +108,7 @@ def refusals() -> list[tuple[Any, memoryview, bool, str]]:
         ({"inputs": ["x"]}, NO_TAIL, False, "needs 'name', 'shape', 'datatype' and 'data'"),
         ({"inputs": [{"name": "input-0"}]}, NO_TAIL, False, "needs 'name', 'shape'"),
         ({"inputs": [tensor(name="x")]}, NO_TAIL, False, "unknown input 'x'"),
+        ({"inputs": [tensor(name={})]}, NO_TAIL, False, "unknown input {}"),
         ({"inputs": [tensor(datatype="FP64")]}, NO_TAIL, False, "datatype must be FP32"),
         ({"inputs": [tensor(shape=[1, 3])]}, NO_TAIL, False, bad_shape),
         ({"inputs": [tensor(shape=[DIM])]}, NO_TAIL, False, bad_shape),
