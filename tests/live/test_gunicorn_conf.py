@@ -35,22 +35,29 @@ def test_bad_gunicorn_setting_is_refused_naming_the_variable(name: str, value: s
     assert f"{name}={value!r}" in output and "Traceback" not in output
 
 
-def test_a_burst_of_keep_alive_connections_reaches_both_workers() -> None:
-    # With libuv's default the first worker to wake accepts the whole burst.
+def test_bursts_of_keep_alive_connections_reach_both_workers() -> None:
+    # Both workers accept from the one listening socket. Up to three bursts: on a loaded
+    # machine the second worker may not wake during one burst of 16 accepts.
     with run_service({"WEB_CONCURRENCY": "2"}, wait_workers=2) as svc:
         host, port = svc.url.removeprefix("http://").split(":")
-        connections = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(16)]
-        try:
-            for conn in connections:
-                conn.connect()
-            pids = set()
-            for conn in connections:
-                conn.request("GET", "/info")
-                pids.add(json.loads(conn.getresponse().read())["pid"])
-        finally:
-            for conn in connections:
-                conn.close()
-    assert len(pids) == 2
+        bursts = [burst_pids(host, int(port)) for _ in range(3)]
+    assert any(len(pids) == 2 for pids in bursts), bursts
+
+
+def burst_pids(host: str, port: int) -> set[int]:
+    """The workers that answered 16 connections opened at once."""
+    connections = [http.client.HTTPConnection(host, port, timeout=10) for _ in range(16)]
+    try:
+        for conn in connections:
+            conn.connect()
+        pids = set()
+        for conn in connections:
+            conn.request("GET", "/info")
+            pids.add(json.loads(conn.getresponse().read())["pid"])
+    finally:
+        for conn in connections:
+            conn.close()
+    return pids
 
 
 def test_a_kept_alive_connection_is_closed_after_max_requests() -> None:
