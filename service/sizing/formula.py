@@ -116,9 +116,7 @@ def plan(
         threads = max(1, math.floor(cpu_limit / workers))
     copies = _copies(workers, mmap, packed)
     requests = request_mib(max_body_bytes, parse_concurrency)
-    memory = math.ceil(
-        copies * model_mib + workers * (worker_overhead_mib + requests) + headroom_mib
-    )
+    memory = _memory_mib(copies, model_mib, workers, worker_overhead_mib + requests, headroom_mib)
     return Plan(
         cpu_limit=cpu_limit,
         mode=mode,
@@ -134,6 +132,13 @@ def plan(
         model_mmap=mmap,
         model_packed=packed,
     )
+
+
+def _memory_mib(
+    copies: int, model_mib: float, workers: int, per_worker_mib: float, headroom_mib: int
+) -> int:
+    """The memory formula: copies x model + workers x (overhead + requests) + headroom."""
+    return math.ceil(copies * model_mib + workers * per_worker_mib + headroom_mib)
 
 
 def _copies(workers: int, mmap: bool, packed: bool) -> int:
@@ -159,9 +164,8 @@ def fit_to_memory(p: Plan, memory_limit_mib: int | None) -> Plan:
             f" headroom = {shared + per_worker + p.headroom_mib:.0f} MiB needed"
         )
     copies = _copies(fit, p.model_mmap, p.model_packed)
-    memory = math.ceil(
-        copies * p.model_mib + fit * (p.worker_overhead_mib + p.request_mib) + p.headroom_mib
-    )
+    per_worker_mib = p.worker_overhead_mib + p.request_mib
+    memory = _memory_mib(copies, p.model_mib, fit, per_worker_mib, p.headroom_mib)
     note = (
         f"memory limit {memory_limit_mib} MiB < planned {p.memory_mib} MiB for {p.workers} workers:"
         f" starting {fit} workers ({memory} MiB)"
