@@ -15,11 +15,13 @@ import atexit
 import dataclasses
 import itertools
 import json
+import os
 import random
 import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, HttpUser, between, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -37,9 +39,17 @@ LABEL_TALLY = {"rows": 0, "wrong": 0}
 REQUEST_TIMEOUT_S = 30
 
 
-class ModelUser(HttpUser):
+# FastHttpUser sends several times the requests per core HttpUser does
+# (reports/locust_clients.json), so a saturated client does not pass for a slow server.
+CLIENT_CLASS = {"fast": FastHttpUser, "http": HttpUser}[TRAFFIC.client]
+# HttpUser takes its timeout per request; FastHttpUser as class attributes (below).
+TIMEOUT = {"timeout": REQUEST_TIMEOUT_S} if TRAFFIC.client == "http" else {}
+
+
+class ModelUser(CLIENT_CLASS):  # type: ignore[valid-type,misc]
     # Think time between requests; load is set by the shape's user count.
     wait_time = between(0.05, 0.15)
+    network_timeout = connection_timeout = REQUEST_TIMEOUT_S
     # Set by learn_the_model before any user starts.
     plan: ClassVar[startup.Plan]
 
@@ -75,7 +85,7 @@ class ModelUser(HttpUser):
             headers={**headers, **self._recycle()},
             name=path + " (binary)",  # same path, its own row in the report
             catch_response=True,
-            timeout=REQUEST_TIMEOUT_S,
+            **TIMEOUT,
         ) as response:
             length = response.headers.get(wire.HEADER_LENGTH)
             outcome = self.plan.checker.v2_binary(
@@ -89,10 +99,11 @@ class ModelUser(HttpUser):
             json=body,
             headers=self._recycle(),
             catch_response=True,
-            timeout=REQUEST_TIMEOUT_S,
+            **TIMEOUT,
         ) as response:
             try:
-                payload = response.json() if response.status_code == 200 else None
+                # json.loads on the bytes: FastResponse.json() would guess the encoding first.
+                payload = json.loads(response.content) if response.status_code == 200 else None
             except ValueError:
                 response.failure("malformed: body is not JSON")
                 return
@@ -136,11 +147,27 @@ def learn_the_model(environment: Environment, **_: Any) -> None:
     print(plan.line, flush=True)
 
 
+@events.report_to_master.add_listener
+def send_label_tally(data: dict[str, Any], **_: Any) -> None:
+    """A worker's label counts since its last report ride along with its stats."""
+    data["label_tally"] = dict(LABEL_TALLY)
+    LABEL_TALLY.update(rows=0, wrong=0)
+
+
+@events.worker_report.add_listener
+def add_label_tally(data: dict[str, Any], **_: Any) -> None:
+    """The master adds up its workers' label counts, as Locust does their stats."""
+    for key, count in (data.get("label_tally") or {}).items():
+        LABEL_TALLY[key] += count
+
+
 @events.quitting.add_listener
 def check_slo(environment: Environment, **_: Any) -> None:
     """Set Locust's exit code from the SLO so a Job's success means the SLO held."""
     if isinstance(environment.runner, WorkerRunner):
-        return  # the master judges the aggregated stats
+        # The master judges the aggregated stats; a worker that ran to the end succeeded.
+        environment.process_exit_code = 0
+        return
     total = environment.stats.total
     totals = slo.Totals(
         requests=total.num_requests,
@@ -157,7 +184,12 @@ def check_slo(environment: Environment, **_: Any) -> None:
     # interpreter exit, after Locust's own shutdown lines, and on their stream (stderr): a
     # pod's log interleaves stdout and stderr in whatever order the runtime read the pipes.
     summary = {"slo": "PASS" if verdict.passed else "FAIL", **dataclasses.asdict(totals)}
-    atexit.register(_print_last, json.dumps(summary, sort_keys=True))
+    line = json.dumps(summary, sort_keys=True)
+    atexit.register(_print_last, line)
+    # The same summary as a file for the master's publisher (loadtests/publish.py), which
+    # keeps it in a ConfigMap: read back without searching a log.
+    if summary_file := os.environ.get("SUMMARY_FILE", "").strip():
+        Path(summary_file).write_text(line + "\n")
     environment.process_exit_code = verdict.exit_code
 
 

@@ -102,6 +102,9 @@ class Slo:
         )
 
 
+CLIENTS = ("fast", "http")
+
+
 @dataclass(frozen=True)
 class Traffic:
     weight_v1: int = 3
@@ -111,15 +114,22 @@ class Traffic:
     # Close the connection after this many requests (0: keep it): Kubernetes Services balance
     # per connection, so users that never reconnect never reach pods the HPA adds.
     recycle_every: int = 0
+    # Locust's client: "fast" (FastHttpUser, geventhttpclient) or "http" (HttpUser, requests),
+    # kept to measure one against the other (python -m scripts.bench locust-clients).
+    client: str = "fast"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Traffic:
+        client = env.get("LOADTEST_CLIENT", "").strip() or cls.client
+        if client not in CLIENTS:
+            raise ValueError(f"LOADTEST_CLIENT={client!r} must be one of {', '.join(CLIENTS)}")
         traffic = cls(
             weight_v1=env_int(env, "WEIGHT_V1_PREDICT", cls.weight_v1),
             weight_v2=env_int(env, "WEIGHT_V2_INFER", cls.weight_v2),
             weight_v2_binary=env_int(env, "WEIGHT_V2_BINARY", cls.weight_v2_binary),
             rows=env_int(env, "ROWS_PER_REQUEST", cls.rows, minimum=1),
             recycle_every=env_int(env, "RECYCLE_EVERY", cls.recycle_every),
+            client=client,
         )
         if traffic.weight_v1 + traffic.weight_v2 + traffic.weight_v2_binary == 0:
             raise ValueError(

@@ -1,10 +1,12 @@
 """Checks the chart's hook and test pods run: `python -m service.probe <check> ...`.
 
 Standard library only, so it runs in both images (service and loadtest), as podinfo's
-`podcli check http` does; the YAML calls it instead of carrying inline programs.
+`podcli check http` does; the YAML calls it instead of carrying inline programs. The load
+test's master keeps its results through the same ApiServer (loadtests/publish.py).
 
     python -m service.probe url http://svc/readyz --timeout 300
     python -m service.probe endpoints --service corebound --count 2 --timeout 300
+    python -m service.probe resolve corebound-loadtest-master --timeout 300
 
 Each prints one JSON line per attempt and exits 0 on success, 1 on failure. The model check
 (`python -m loadtests.modelcheck`) runs in the loadtest image: it follows the served model.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import ssl
 import sys
 import time
@@ -58,6 +61,14 @@ def url_ready(url: str) -> str | None:
         return str(error)
 
 
+def resolves(host: str) -> str | None:
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError as error:  # not yet in the cluster DNS
+        return str(error)
+    return None
+
+
 def ready_endpoints(slices: dict[str, Any]) -> int:
     """Ready pods behind a Service, from its EndpointSliceList.
 
@@ -94,11 +105,17 @@ class ApiServer:
         return cls(f"https://{host}:{port}", SERVICE_ACCOUNT / "token", SERVICE_ACCOUNT / "ca.crt")
 
     def get(self, path: str) -> dict[str, Any]:
+        return self.send("GET", path)
+
+    def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         # Re-read each time: the kubelet rotates projected tokens.
         token = self.token_file.read_text().strip()
-        request = urllib.request.Request(
-            self.base + path, headers={"Authorization": f"Bearer {token}"}
-        )
+        headers = {"Authorization": f"Bearer {token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
         with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
             answer: dict[str, Any] = json.load(response)
             return answer
@@ -125,6 +142,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     url = checks.add_parser("url", help="wait until GET <url> answers 200")
     url.add_argument("url")
     url.add_argument("--timeout", type=float, default=300)
+    name = checks.add_parser("resolve", help="wait until a host name resolves")
+    name.add_argument("host")
+    name.add_argument("--timeout", type=float, default=300)
     eps = checks.add_parser("endpoints", help="wait until a Service has N ready endpoints")
     eps.add_argument("--service", required=True)
     eps.add_argument("--namespace", help="default: the pod's own namespace")
@@ -140,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.check == "url":
         ok = until(lambda: url_ready(args.url), args.timeout, f"url {args.url}")
+    elif args.check == "resolve":
+        ok = until(lambda: resolves(args.host), args.timeout, f"resolve {args.host}")
     else:
         api = (
             ApiServer(args.api_server, args.token_file, args.ca_file)

@@ -68,7 +68,8 @@ def test_every_value_is_documented_by_a_comment_naming_it() -> None:
         "probes.startup", "probes.readiness", "probes.liveness", "rollingUpdate",
         "topologySpread", "service", "serviceAccount", "autoscaling", "autoscaling.scaleUp",
         "autoscaling.scaleDown", "podDisruptionBudget", "networkPolicy", "serviceMonitor",
-        "loadtest", "loadtest.image", "loadtest.slo", "loadtest.plan", "probe", "test",
+        "loadtest", "loadtest.image", "loadtest.slo", "loadtest.plan", "loadtest.master", "probe",
+        "test",
     }  # fmt: skip
     # Documented as one block.
     whole_blocks = {"podSecurityContext", "securityContext", "serviceMonitor.labels"}

@@ -82,9 +82,12 @@ the least pods serve at the HPA target (cores x 1000 / cpuMsPerRequest requests 
 {{- end }}
 {{- end }}
 
-{{/* The in-cluster URL of the Service (LOCUST_HOST, the helm test target). */}}
+{{/*
+The Service's URL from the release's namespace (LOCUST_HOST, the helm test target): its short
+name, so the same manifests work in whatever namespace kustomize puts them.
+*/}}
 {{- define "corebound.serviceURL" -}}
-{{- printf "http://%s.%s.svc:%v" (include "corebound.fullname" .) .Release.Namespace .Values.service.port }}
+{{- printf "http://%s:%v" (include "corebound.fullname" .) .Values.service.port }}
 {{- end }}
 
 {{/* Where the client pods find loadtest.samples (SAMPLES_FILE, modelcheck --samples). */}}

@@ -30,8 +30,14 @@ Service's selector (name + instance) never sends traffic to them. Call with (lis
 */}}
 {{- define "corebound.clientLabels" -}}
 {{- $ := index . 0 -}}
-app.kubernetes.io/name: {{ printf "%s-%s" (include "corebound.name" $) (index . 1) | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/instance: {{ $.Release.Name }}
+{{ include "corebound.clientSelectorLabels" . }}
 app.kubernetes.io/component: {{ index . 1 }}
 app.kubernetes.io/managed-by: {{ $.Release.Service }}
+{{- end }}
+
+{{/* What selects one part's client pods (the load test master's Service). Call as above. */}}
+{{- define "corebound.clientSelectorLabels" -}}
+{{- $ := index . 0 -}}
+app.kubernetes.io/name: {{ printf "%s-%s" (include "corebound.name" $) (index . 1) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ $.Release.Name }}
 {{- end }}

@@ -13,8 +13,14 @@ runs them.
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail (printf "autoscaling.maxReplicas (%v) must be >= autoscaling.minReplicas (%v)" .Values.autoscaling.maxReplicas .Values.autoscaling.minReplicas) }}
 {{- end }}
-{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" (toString .Values.loadtest.cpu)) }}
-{{- fail (printf "loadtest.cpu: not a CPU quantity: %q (use cores like 1 or 0.5, or millicores like 500m)" (toString .Values.loadtest.cpu)) }}
+{{- range $key, $cpu := dict "loadtest.cpu" .Values.loadtest.cpu "loadtest.master.cpu" .Values.loadtest.master.cpu }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" (toString $cpu)) }}
+{{- fail (printf "%s: not a CPU quantity: %q (use cores like 1 or 0.5, or millicores like 500m)" $key (toString $cpu)) }}
+{{- end }}
+{{- end }}
+{{- $workerCpu := toString .Values.loadtest.cpu }}
+{{- if gt (ternary (divf (trimSuffix "m" $workerCpu | float64) 1000) (float64 $workerCpu) (hasSuffix "m" $workerCpu)) 1.0 }}
+{{- fail (printf "loadtest.cpu (%s) must be at most 1: a Locust worker is one process on one core; raise loadtest.workers for more load" $workerCpu) }}
 {{- end }}
 {{- $rows := include "corebound.maxRowsPerRequest" . | int }}
 {{- if gt $rows (int .Values.batching.maxQueueRows) }}
