@@ -7,6 +7,8 @@ Pure functions of the run time so they are tested without Locust; the shape clas
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from loadtests.settings import Constant, Spike, Step
 
@@ -35,3 +37,18 @@ def constant(run_time: float, s: Constant) -> Tick:
     if run_time >= s.seconds:
         return None
     return s.users, s.spawn_rate
+
+
+SHAPES: dict[str, tuple[Callable[[], Any], Callable[[float, Any], Tick]]] = {
+    "step": (Step.from_env, step),
+    "spike": (Spike.from_env, spike),
+    "constant": (Constant.from_env, constant),
+}
+
+
+def chosen(name: str) -> tuple[Any, Callable[[float, Any], Tick]]:
+    """LOAD_SHAPE's shape: its settings (from the environment) and its profile."""
+    if name not in SHAPES:
+        raise ValueError(f"LOAD_SHAPE={name!r} must be one of {', '.join(SHAPES)}")
+    read, profile = SHAPES[name]
+    return read(), profile

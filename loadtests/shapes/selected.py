@@ -8,31 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from locust import LoadTestShape
 
 from loadtests import profiles
-from loadtests.settings import Constant, Spike, Step
-
-SHAPES: dict[str, tuple[Callable[[], Any], Callable[[float, Any], profiles.Tick]]] = {
-    "step": (Step.from_env, profiles.step),
-    "spike": (Spike.from_env, profiles.spike),
-    "constant": (Constant.from_env, profiles.constant),
-}
-
-
-def chosen(name: str) -> tuple[Any, Callable[[float, Any], profiles.Tick]]:
-    """The named shape's settings (from the environment) and its profile."""
-    if name not in SHAPES:
-        raise ValueError(f"LOAD_SHAPE={name!r} must be one of {', '.join(SHAPES)}")
-    read, profile = SHAPES[name]
-    return read(), profile
-
 
 try:
-    SETTINGS, PROFILE = chosen(os.environ.get("LOAD_SHAPE", "").strip() or "step")
+    SETTINGS, PROFILE = profiles.chosen(os.environ.get("LOAD_SHAPE", "").strip() or "step")
 except ValueError as error:
     sys.exit(f"loadtest: {error}")  # one line in the Job's log, before any load
 

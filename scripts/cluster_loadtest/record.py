@@ -27,8 +27,12 @@ def trim(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             {"type": c.get("type"), "status": c.get("status")}
             for c in status.get("conditions") or []
         ]}}  # fmt: skip
-    if kind == "loadtest":
-        return {"metadata": kept_meta, "status": {"phase": status.get("phase")}}
+    if kind == "loadtest":  # the master Job
+        kept = {k: status[k] for k in ("active", "succeeded", "failed") if k in status}
+        conditions = status.get("conditions") or []
+        keys = ("type", "status", "reason")
+        kept["conditions"] = [{k: c.get(k) for k in keys} for c in conditions]
+        return {"metadata": kept_meta, "status": kept}
     return obj
 
 

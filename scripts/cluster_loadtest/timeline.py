@@ -1,6 +1,6 @@
 """The cluster load test's logic, without a cluster: recorded objects -> timeline -> report.
 
-The runner polls the API and hands each HPA, service Pod, the Locust Pod and the pods'
+The runner polls the API and hands each HPA, service Pod, the master Job and the pods'
 served-traffic snapshots to `Timeline.observe`; everything below works the same on a
 recorded sequence, which is how the tests drive it.
 """
@@ -62,18 +62,33 @@ def pod_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def loadtest_verdict(pod: dict[str, Any]) -> Verdict:
-    """The Locust pod is over when it Succeeded or Failed; Locust's exit code is the SLO."""
-    phase = (pod.get("status") or {}).get("phase")
-    if phase == "Succeeded":
-        return Verdict(True, True, "Locust exited 0: the SLO held")
-    if phase == "Failed":
-        return Verdict(True, False, "Locust exited non-zero: the SLO was missed")
-    return Verdict(False, False, "running")
+def job_condition(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The master Job's final condition (Complete or Failed), None while it runs."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+            found: dict[str, Any] = condition
+            return found
+    return None
 
 
-def loadtest_phase(pod: dict[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending").lower()
+def loadtest_verdict(job: dict[str, Any]) -> Verdict:
+    """The master Job is over when Complete or Failed; its Locust's exit code is the SLO."""
+    condition = job_condition(job)
+    if condition is None:
+        return Verdict(False, False, "running")
+    if condition["type"] == "Complete":
+        return Verdict(True, True, "the master Job completed: the SLO held")
+    why = condition.get("reason") or "Failed"
+    if why == "BackoffLimitExceeded":
+        return Verdict(True, False, "the master Job failed: the SLO was missed or the run failed")
+    return Verdict(True, False, f"the master Job failed: {why}")
+
+
+def loadtest_phase(job: dict[str, Any]) -> str:
+    condition = job_condition(job)
+    if condition is not None:
+        return str(condition["type"]).lower()
+    return "running" if (job.get("status") or {}).get("active") else "pending"
 
 
 @dataclass
@@ -104,7 +119,7 @@ class Timeline:
             rps, p99 = self.traffic.observe(t, snaps)
             self.served = (rps, None if p99 is None else p99 * 1000)
         elif kind == "log":
-            # The Locust pod's JSON summary, its last log line.
+            # The run's JSON summary, from the results ConfigMap.
             self.verdict_line = obj.get("line", "")
             return
         else:
@@ -132,7 +147,7 @@ class Timeline:
     @property
     def verdict(self) -> Verdict:
         if not self.loadtest:
-            return Verdict(False, False, "no load-test pod seen")
+            return Verdict(False, False, "no master Job seen")
         return loadtest_verdict(self.loadtest)
 
 
@@ -176,7 +191,7 @@ def markdown(tl: Timeline, title: str) -> str:
         " histogram bucket's upper bound).",
     ]
     if tl.verdict_line:
-        rows += ["", f"Locust: `{tl.verdict_line}`"]
+        rows += ["", f"Summary (results ConfigMap): `{tl.verdict_line}`"]
     peak = max((r.hpa_current or 0 for r in tl.rows), default=0)
     rows += [
         "",
@@ -236,7 +251,7 @@ def chart(tl: Timeline, path: Path, title: str) -> None:
         color="tab:purple", marker="x", lw=1, label="p99 ms (bucket bound)",
     )  # fmt: skip
     right.set_ylabel("CPU % / req/s / p99 ms")
-    ends = [r.t for r in tl.rows if r.loadtest in ("succeeded", "failed")]
+    ends = [r.t for r in tl.rows if r.loadtest in ("complete", "failed")]
     if ends:
         ax.axvline(ends[0], color="grey", lw=1)
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]

@@ -1,7 +1,7 @@
-"""Write k8s/base from the Helm chart's default render, or check that it has not drifted.
+"""Write k8s/base and k8s/components/loadtest from the Helm chart, or check for drift.
 
-python -m scripts.manifests          # regenerate k8s/base
-python -m scripts.manifests --check  # exit 1 when k8s/base differs from the chart
+python -m scripts.manifests          # regenerate them
+python -m scripts.manifests --check  # exit 1 when either differs from the chart
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scripts.manifests.render import BASE_DIR, REPO, drift, write
+from scripts.manifests.render import REPO, TARGETS, drift, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,14 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when k8s/base has drifted")
     args = parser.parse_args(argv)
     if args.check:
-        problems = drift()
+        problems = [
+            f"{target.directory.relative_to(REPO)}/{problem}"
+            for target in TARGETS
+            for problem in drift(target)
+        ]
         for problem in problems:
-            print(f"k8s/base/{problem}", file=sys.stderr)
+            print(problem, file=sys.stderr)
         if problems:
             print("run: python -m scripts.manifests", file=sys.stderr)
         return 1 if problems else 0
-    write()
-    print(f"wrote {BASE_DIR.relative_to(REPO)}")
+    for target in TARGETS:
+        write(target)
+        print(f"wrote {target.directory.relative_to(REPO)}")
     return 0
 
 

@@ -14,7 +14,7 @@ import chart_tools as ct
 import pytest
 import yaml
 
-from scripts.manifests.render import drift
+from scripts.manifests.render import BASE, Target, drift
 from service.sizing.formula import packed_plan, parse_cpu_quantity
 
 # overlay -> the chart values it stands for (its kustomization.yaml says the same).
@@ -33,6 +33,18 @@ def kustomize(path: Path) -> list[dict[str, Any]]:
         [ct.kubectl(), "kustomize", str(path)], check=True, capture_output=True, text=True
     )
     return [d for d in yaml.safe_load_all(built.stdout) if d]
+
+
+def without_loadtest(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The service's objects: what the overlays add from k8s/components/loadtest left out."""
+    return [
+        d
+        for d in docs
+        if not d["metadata"]
+        .get("labels", {})
+        .get("app.kubernetes.io/component", "")
+        .startswith("loadtest")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +69,7 @@ def test_drift_check_notices_an_edit(tmp_path: Path) -> None:
     (copy / "extra.yaml").write_text("kind: ConfigMap\n")
     (copy / "service.yaml").unlink()
 
-    assert drift(copy) == [
+    assert drift(Target(copy, BASE.values, BASE.templates, BASE.kind, BASE.generated_config)) == [
         "service.yaml: missing",
         "extra.yaml: not produced by the chart",
         "deployment.yaml: differs from the chart's render",
@@ -100,7 +112,7 @@ def test_kustomize_output_validates_strictly(target: str, kube_version: str) -> 
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_overlay_is_sized_like_the_chart(name: str, base: list[dict[str, Any]]) -> None:
-    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+    overlay = without_loadtest(kustomize(ct.K8S_DIR / "overlays" / name))
     chart = ct.render(OVERLAYS[name])
 
     container, chart_container = ct.server_container(overlay), ct.server_container(chart)
@@ -129,7 +141,8 @@ def test_overlay_is_sized_like_the_chart(name: str, base: list[dict[str, Any]]) 
 def test_overlay_sets_its_namespace_and_keeps_selectors(
     name: str, base: list[dict[str, Any]]
 ) -> None:
-    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+    everything = kustomize(ct.K8S_DIR / "overlays" / name)
+    overlay = without_loadtest(everything)
     kustomization = yaml.safe_load(
         (ct.K8S_DIR / "overlays" / name / "kustomization.yaml").read_text()
     )
@@ -137,7 +150,7 @@ def test_overlay_sets_its_namespace_and_keeps_selectors(
     # Review #3: `kubectl apply -k` failed on a fresh cluster without the Namespace.
     namespace = ct.one(overlay, "Namespace")
     assert namespace["metadata"]["name"] == f"corebound-{name}"
-    assert {d["metadata"]["namespace"] for d in overlay if d is not namespace} == {
+    assert {d["metadata"]["namespace"] for d in everything if d is not namespace} == {
         namespace["metadata"]["name"]
     }
     assert "patches" in kustomization and "commonLabels" not in kustomization
@@ -170,3 +183,31 @@ def test_an_overlay_env_change_renames_the_configmap(tmp_path: Path) -> None:
     assert ct.one(changed, "ConfigMap")["data"]["MAX_BATCH_SIZE"] == "8"
     assert new_name != ct.one(original, "ConfigMap")["metadata"]["name"]
     assert ct.server_container(changed)["envFrom"] == [{"configMapRef": {"name": new_name}}]
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlays_offer_the_charts_load_test_in_their_namespace(name: str) -> None:
+    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+    chart = ct.render({"loadtest": {"enabled": True}})
+    loadtest = [d for d in overlay if d not in without_loadtest(overlay)]
+
+    assert sorted(
+        (d["kind"], d["metadata"]["name"]) for d in loadtest if d["kind"] != "ConfigMap"
+    ) == sorted(
+        (d["kind"], d["metadata"]["name"])
+        for d in chart
+        if d["kind"] in ("CronJob", "Role", "RoleBinding", "ServiceAccount", "Service")
+        and d["metadata"]["name"].startswith(f"{ct.RELEASE}-loadtest")
+    )
+    binding = ct.one(loadtest, "RoleBinding")
+    assert binding["subjects"][0]["namespace"] == f"corebound-{name}"
+    # The settings ConfigMap is generated (hashed name) and the CronJobs point at it.
+    settings = next(
+        d for d in loadtest if d["kind"] == "ConfigMap" and "LOCUST_HOST" in d.get("data", {})
+    )
+    for cronjob in (d for d in loadtest if d["kind"] == "CronJob"):
+        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["containers"][0]["envFrom"] == [
+            {"configMapRef": {"name": settings["metadata"]["name"]}}
+        ]
+        assert cronjob["spec"]["suspend"] is True

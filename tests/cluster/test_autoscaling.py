@@ -1,32 +1,36 @@
-"""The chart's on-demand Locust test drives a real HPA on metrics-server's CPU figures.
+"""The chart's distributed Locust load test drives a real HPA on metrics-server's CPU figures.
 
-`python -m scripts.cluster_loadtest` runs it as a user would and records what it saw; the
-recording replays through the same timeline the report is made from.
+`python -m scripts.cluster_loadtest` starts a run from the chart's CronJobs and records what
+it saw (the recording replays through the same timeline the report is made from); a second
+run is started with the NOTES' kubectl commands alone and read back the way they say.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from loadtests import slo
 from scripts.cluster_loadtest import timeline
 
+from .commands import fenced_section, first, shell_commands
 from .kube import CHART, REPO, Cluster
 
 NAMESPACE = "autoscaling"
-# Pods of half a core, 1 to 3 of them: with the Locust pod and the add-ons, a 2-core node.
+# maxReplicas set for this 2-core node: 3 pods of half a core, the master and 2 workers.
 VALUES = [
     "--set", "resources.cpu=500m",
     "--set", "autoscaling.minReplicas=1", "--set", "autoscaling.maxReplicas=3",
-    "--set", "loadtest.enabled=true", "--set", "loadtest.cpu=300m",
-    "--set", "loadtest.memoryMiB=256", "--set", "loadtest.stepSeconds=30",
-    "--set", "loadtest.stepCount=5",
+    "--set", "loadtest.enabled=true", "--set", "loadtest.workers=2",
+    "--set", "loadtest.cpu=200m", "--set", "loadtest.memoryMiB=256",
+    "--set", "loadtest.master.cpu=100m", "--set", "loadtest.master.memoryMiB=192",
+    "--set", "loadtest.stepSeconds=30", "--set", "loadtest.stepCount=5",
     # The last step offers 4x what one pod serves at the HPA target: a scale-up for sure.
     "--set", "loadtest.plan.loadFactor=4",
     # A loose SLO: this run is about the autoscaler; the latency bound is a sanity check.
@@ -35,27 +39,38 @@ VALUES = [
 
 
 @pytest.fixture(scope="module")
-def release(cluster: Cluster) -> Iterator[None]:
-    cluster.helm(
+def notes(cluster: Cluster) -> Iterator[str]:
+    installed = cluster.helm(
         "install", "corebound", str(CHART), "--namespace", NAMESPACE, "--create-namespace",
         *cluster.image_values(), *VALUES, "--wait", "--timeout", "5m",
     )  # fmt: skip
-    yield
+    yield installed.stdout
     cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait")
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true")
 
 
-def run_loadtest(cluster: Cluster, out: Path) -> subprocess.CompletedProcess[str]:
+def run_loadtest(cluster: Cluster, out: Path, *env: str) -> subprocess.CompletedProcess[str]:
+    settings = [arg for pair in env for arg in ("--env", pair)]
     return subprocess.run(
         [sys.executable, "-m", "scripts.cluster_loadtest", "--release", "corebound",
-         "--namespace", NAMESPACE, "--helm", cluster.helm_bin, "--out", str(out),
-         "--record", str(out / "events.json"), "--interval-s", "5", "--timeout-s", "900"],
+         "--namespace", NAMESPACE, "--out", str(out), "--record", str(out / "events.json"),
+         "--interval-s", "5", "--timeout-s", "900", *settings],
         cwd=REPO, env=cluster.env(), capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
 
 
-def test_step_load_scales_the_deployment_and_holds_a_loose_slo(
-    cluster: Cluster, release: None, tmp_path: Path
+def job(cluster: Cluster, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = cluster.json("--namespace", NAMESPACE, "get", "job", name)
+    return found
+
+
+def ended_as(found: dict[str, Any]) -> str:
+    conditions = found["status"].get("conditions") or []
+    return next(c["type"] for c in conditions if c["type"] in ("Complete", "Failed"))
+
+
+def test_distributed_step_load_scales_min_to_max_and_passes(
+    cluster: Cluster, notes: str, tmp_path: Path
 ) -> None:
     run = run_loadtest(cluster, tmp_path)
     print(run.stdout[-6000:])
@@ -63,30 +78,63 @@ def test_step_load_scales_the_deployment_and_holds_a_loose_slo(
     events = json.loads((tmp_path / "events.json").read_text())["events"]
     tl = timeline.replay(events)
     assert tl.verdict.passed, tl.verdict
-    # metrics-server's CPU reached the HPA, which asked for more pods, which became ready.
+    # metrics-server's CPU reached the HPA, which went from its minimum to its maximum.
     assert any(r.cpu_percent is not None for r in tl.rows)
-    assert max(r.hpa_desired or 0 for r in tl.rows) > 1
-    assert max(r.pods_ready for r in tl.rows) > 1
+    assert tl.rows[0].hpa_current == 1
+    assert max(r.hpa_desired or 0 for r in tl.rows) == 3
+    assert max(r.pods_ready for r in tl.rows) == 3
     assert max(r.rps or 0 for r in tl.rows) > 0
     assert (tmp_path / "cluster-corebound.png").stat().st_size > 0
     summary = json.loads(tl.verdict_line)
-    assert summary["slo"] == "PASS" and summary["requests"] > 0
+    assert summary["slo"] == "PASS" and summary["requests"] > 0 and summary["failures"] == 0
+    # Both workers ran to the end with their master.
+    master = summary["run"]
+    workers = job(cluster, f"{master}-workers")
+    assert ended_as(workers) == "Complete" and workers["status"]["succeeded"] == 2
     cluster.assert_no_restarts(NAMESPACE)
 
 
-def test_an_impossible_slo_fails_the_test(cluster: Cluster, release: None) -> None:
-    cluster.helm(
-        "upgrade", "corebound", str(CHART), "--namespace", NAMESPACE, "--reuse-values",
-        "--set", "loadtest.slo.p99Ms=1", "--set", "loadtest.slo.p95Ms=1",
-        "--set", "loadtest.stepCount=1", "--set", "loadtest.stepSeconds=20", "--wait",
+def test_another_shape_with_kubectl_alone_read_back_as_documented(
+    cluster: Cluster, notes: str
+) -> None:
+    """The NOTES' commands, run as written: a spike run with its own SLO, then its summary."""
+    commands = shell_commands(notes)
+    # The README gives the same run, in the default namespace.
+    readme = shell_commands(fenced_section((REPO / "README.md").read_text(), "On Kubernetes"))
+    in_notes = {c.replace(f"--namespace {NAMESPACE} ", "") for c in commands}
+    runs = [c for c in readme if "job" in c or "loadtest-results" in c]
+    assert len(runs) == 4 and set(runs) <= in_notes, (runs, in_notes)
+    script = "\n".join([
+        "set -euo pipefail",
+        "RUN=spike-run",
+        first(commands, r"create job --from=cronjob/\S+-loadtest-workers"),
+        first(commands, r"set env --local"),
+        first(commands, r"wait --for=condition=complete").replace("30m", "10m"),
+        first(commands, r"get configmap \S+-loadtest-results"),
+    ])  # fmt: skip
+    env = {**cluster.env(), "PATH": f"{Path(cluster.kubectl_bin).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["run"] == "spike-run" and summary["shape"] == "spike"
+    assert summary["slo"] == "PASS" and summary["requests"] > 0
+    assert ended_as(job(cluster, "spike-run")) == "Complete"
+    # The HTML report and the CSVs outlived the pods too.
+    results = cluster.json("--namespace", NAMESPACE, "get", "configmap",
+                           "corebound-loadtest-results")  # fmt: skip
+    assert "stats.csv" in results["data"] and "report.html.gz" in results["binaryData"]
+
+
+def test_an_impossible_slo_fails_the_master_job(
+    cluster: Cluster, notes: str, tmp_path: Path
+) -> None:
+    run = run_loadtest(
+        cluster, tmp_path, "LOAD_SHAPE=constant", "CONSTANT_USERS=10", "CONSTANT_SECONDS=20",
+        "SLO_P95_MS=1", "SLO_P99_MS=1",
     )  # fmt: skip
-    done = cluster.helm(
-        "test", "corebound", "--namespace", NAMESPACE, "--filter", "name=corebound-loadtest",
-        "--timeout", "10m", "--logs", check=False,
-    )  # fmt: skip
-    assert done.returncode != 0
-    pod = cluster.json("--namespace", NAMESPACE, "get", "pod", "corebound-loadtest")
-    assert pod["status"]["phase"] == "Failed"
-    log = cluster.kubectl("--namespace", NAMESPACE, "logs", "corebound-loadtest", "-c", "locust")
-    summary = slo.summary_in(log.stdout)
-    assert summary is not None and summary["slo"] == "FAIL", log.stdout[-3000:]
+    assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
+    tl = timeline.replay(json.loads((tmp_path / "events.json").read_text())["events"])
+    summary = json.loads(tl.verdict_line)
+    assert summary["slo"] == "FAIL" and summary["shape"] == "constant"
+    assert ended_as(job(cluster, summary["run"])) == "Failed"

@@ -9,6 +9,7 @@ once its Namespace exists: a dry run creates nothing for the objects after it).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -25,23 +26,48 @@ def _namespace(overlay: str) -> str:
     return str(yaml.safe_load((OVERLAYS / overlay / "kustomization.yaml").read_text())["namespace"])
 
 
-def _user_kustomization(tmp: Path, overlay: str, image: str, cpu: str | None) -> Path:
-    name, tag = image.rsplit(":", 1)
+def _cpu_patch(container: str, cpu: str) -> list[dict[str, str]]:
+    return [{"op": "replace", "path": f"{container}/resources/{kind}/cpu", "value": cpu}
+            for kind in ("requests", "limits")]  # fmt: skip
+
+
+POD = "/spec/jobTemplate/spec/template/spec"
+LOADTEST_FITS_THIS_NODE = [
+    {"target": {"kind": "CronJob", "name": "corebound-loadtest-workers"},
+     "patch": yaml.safe_dump([
+         *_cpu_patch(f"{POD}/containers/0", "100m"),
+         {"op": "replace", "path": "/spec/jobTemplate/spec/parallelism", "value": 1},
+         {"op": "replace", "path": "/spec/jobTemplate/spec/completions", "value": 1},
+     ])},
+    {"target": {"kind": "CronJob", "name": "corebound-loadtest"},
+     "patch": yaml.safe_dump([
+         *_cpu_patch(f"{POD}/containers/0", "100m"),
+         {"op": "test", "path": f"{POD}/containers/0/env/1/name",
+          "value": "LOCUST_EXPECT_WORKERS"},
+         {"op": "replace", "path": f"{POD}/containers/0/env/1/value", "value": "1"},
+     ])},
+]  # fmt: skip
+
+
+def _user_kustomization(tmp: Path, overlay: str, images: dict[str, str], cpu: str | None) -> Path:
+    name, tag = images["service"].rsplit(":", 1)
+    lt_name, lt_tag = images["loadtest"].rsplit(":", 1)
+    patches: list[dict[str, object]] = [*LOADTEST_FITS_THIS_NODE]
+    if cpu:
+        patches.append({
+            "target": {"kind": "Deployment", "name": "corebound"},
+            "patch": yaml.safe_dump(_cpu_patch("/spec/template/spec/containers/0", cpu)),
+        })  # fmt: skip
     doc: dict[str, object] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         # kustomize takes no absolute paths, but relative bases anywhere.
         "resources": [os.path.relpath(OVERLAYS / overlay, tmp)],
-        "images": [{"name": "corebound", "newName": name, "newTag": tag}],
-    }
-    if cpu:
-        doc["patches"] = [{
-            "target": {"kind": "Deployment", "name": "corebound"},
-            "patch": yaml.safe_dump([
-                {"op": "replace", "path": f"/spec/template/spec/containers/0/resources/{kind}/cpu",
-                 "value": cpu} for kind in ("requests", "limits")
-            ]),
-        }]  # fmt: skip
+        "images": [{"name": "corebound", "newName": name, "newTag": tag},
+                   {"name": "corebound-loadtest", "newName": lt_name, "newTag": lt_tag}],
+        # The overlay's load test made small enough to run beside the pods on this node.
+        "patches": patches,
+    }  # fmt: skip
     (tmp / "kustomization.yaml").write_text(yaml.safe_dump(doc))
     return tmp
 
@@ -49,9 +75,7 @@ def _user_kustomization(tmp: Path, overlay: str, image: str, cpu: str | None) ->
 @pytest.mark.parametrize("overlay", sorted(FITS_THIS_NODE))
 def test_overlay_applies_on_a_fresh_cluster(cluster: Cluster, overlay: str, tmp_path: Path) -> None:
     namespace = _namespace(overlay)
-    user = _user_kustomization(
-        tmp_path, overlay, cluster.images["service"], FITS_THIS_NODE[overlay]
-    )
+    user = _user_kustomization(tmp_path, overlay, cluster.images, FITS_THIS_NODE[overlay])
     try:
         applied = cluster.kubectl("apply", "-k", str(user))
         assert f"namespace/{namespace} created" in applied.stdout  # a fresh cluster's first apply
@@ -64,5 +88,24 @@ def test_overlay_applies_on_a_fresh_cluster(cluster: Cluster, overlay: str, tmp_
         configmaps = cluster.json("--namespace", namespace, "get", "configmaps")["items"]
         # configMapGenerator: the name carries the content hash, so a change rolls the pods.
         assert any(c["metadata"]["name"].startswith("corebound-") for c in configmaps)
+        run_the_overlays_load_test(cluster, namespace)
     finally:
         cluster.kubectl("delete", "-k", str(user), "--wait=true", "--timeout=180s", check=False)
+
+
+def run_the_overlays_load_test(cluster: Cluster, namespace: str) -> None:
+    """A short run from the overlay's CronJobs, as the chart's is run: completed, kept."""
+    ns = ("--namespace", namespace)
+    cluster.kubectl(*ns, "create", "job", "--from=cronjob/corebound-loadtest-workers", "k-workers")
+    master = cluster.kubectl(*ns, "create", "job", "--from=cronjob/corebound-loadtest", "k",
+                             "--dry-run=client", "-o", "yaml").stdout  # fmt: skip
+    short = cluster.kubectl("set", "env", "--local", "-f", "-", "LOAD_SHAPE=constant",
+                            "CONSTANT_USERS=5", "CONSTANT_SECONDS=15", "-o", "yaml",
+                            input=master).stdout  # fmt: skip
+    cluster.kubectl(*ns, "create", "-f", "-", input=short)
+    cluster.kubectl(*ns, "wait", "--for=condition=complete", "job/k", "--timeout=600s",
+                    timeout=660)  # fmt: skip
+    summary = cluster.kubectl(*ns, "get", "configmap", "corebound-loadtest-results", "-o",
+                              r"jsonpath={.data.summary\.json}").stdout  # fmt: skip
+    found = json.loads(summary)
+    assert found["run"] == "k" and found["slo"] == "PASS" and found["requests"] > 0, found
