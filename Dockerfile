@@ -74,8 +74,10 @@ RUN python3 -m venv --without-pip /opt/venv \
         --require-hashes -r loadtest.txt
 
 # ---------------------------------------------------------------------------------------
-# loadtest: what the chart's Job runs, unchanged: `locust` + the args below, configured
-# by LOCUST_* and the load-test settings in the environment.
+# loadtest: what the chart's load-test Jobs run: the workers `locust` + the args below,
+# unchanged; the master the same `locust` + args under `python -m loadtests.publish`, which
+# keeps the run's results in a ConfigMap. LOCUST_* (the target, the role) and the load-test
+# settings in the environment (LOAD_SHAPE picks the shape) configure both.
 FROM base AS loadtest
 ARG BASE_IMAGE
 ARG VERSION=0.1.0
@@ -100,7 +102,7 @@ USER 10001:10001
 # A Job, not a server: nothing to probe.
 HEALTHCHECK NONE
 ENTRYPOINT ["locust"]
-CMD ["-f", "loadtests/locustfile.py,loadtests/shapes/step.py", "--headless", "--csv", "/tmp/locust", "--html", "/tmp/locust.html"]
+CMD ["-f", "loadtests/locustfile.py,loadtests/shapes/selected.py", "--headless", "--csv", "/tmp/locust", "--html", "/tmp/locust.html"]
 
 # ---------------------------------------------------------------------------------------
 # service: the runtime. Last, so a plain `docker build .` gives it.

@@ -146,15 +146,56 @@ def dump(docs: list[dict[str, Any]]) -> str:
 
 
 CONTRACT = (REPO / "docs" / "CONTRACT.md").read_text()
-SERVICE_URL = f"http://{RELEASE}.{NAMESPACE}.svc:80"
+# The Service's short name: the client pods run in the release's namespace.
+SERVICE_URL = f"http://{RELEASE}:80"
+
+
+def pod_templates(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every pod (template) the render holds, metadata and spec, named `Kind/name`: Pods,
+    Deployments, Jobs and the CronJobs' job templates."""
+    found = [(f"Pod/{d['metadata']['name']}", d) for d in kinds(docs, "Pod")]
+    for kind in ("Deployment", "Job"):
+        found += [
+            (f"{kind}/{d['metadata']['name']}", d["spec"]["template"]) for d in kinds(docs, kind)
+        ]
+    found += [
+        (f"CronJob/{d['metadata']['name']}", d["spec"]["jobTemplate"]["spec"]["template"])
+        for d in kinds(docs, "CronJob")
+    ]
+    return found
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Every pod spec the render holds (Pods, Deployments, Jobs), named `Kind/name`."""
-    specs = [(f"Pod/{d['metadata']['name']}", d["spec"]) for d in kinds(docs, "Pod")]
-    for kind in ("Deployment", "Job"):
-        specs += [
-            (f"{kind}/{d['metadata']['name']}", d["spec"]["template"]["spec"])
-            for d in kinds(docs, kind)
-        ]
-    return specs
+    """Every pod spec the render holds (as pod_templates), named `Kind/name`."""
+    return [(name, template["spec"]) for name, template in pod_templates(docs)]
+
+
+# --- the load test: a master and a worker CronJob, each making one Job per run -----------
+
+LOADTEST_CRONJOBS = {"master": f"{RELEASE}-loadtest", "worker": f"{RELEASE}-loadtest-workers"}
+
+
+def cronjob(docs: list[dict[str, Any]], role: str) -> dict[str, Any]:
+    """The load test's CronJob of one role, "master" or "worker"."""
+    by_name = {c["metadata"]["name"]: c for c in kinds(docs, "CronJob")}
+    assert set(by_name) == set(LOADTEST_CRONJOBS.values()), sorted(by_name)
+    return by_name[LOADTEST_CRONJOBS[role]]
+
+
+def loadtest_job(docs: list[dict[str, Any]], role: str) -> dict[str, Any]:
+    """The spec of the Job each run of that role gets."""
+    spec: dict[str, Any] = cronjob(docs, role)["spec"]["jobTemplate"]["spec"]
+    return spec
+
+
+def loadtest_pod(docs: list[dict[str, Any]], role: str) -> dict[str, Any]:
+    """The pod template (metadata and spec) of that role's Job."""
+    template: dict[str, Any] = loadtest_job(docs, role)["template"]
+    return template
+
+
+def locust_container(docs: list[dict[str, Any]], role: str) -> dict[str, Any]:
+    containers = loadtest_pod(docs, role)["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["locust"]
+    container: dict[str, Any] = containers[0]
+    return container

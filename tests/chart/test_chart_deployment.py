@@ -164,7 +164,18 @@ def test_topology_spread_over_zones_and_nodes(default: list[dict[str, Any]]) -> 
 
 def test_restricted_security_everywhere(everything: list[dict[str, Any]]) -> None:
     specs = ct.pod_specs(everything)
-    assert {name.split("/")[0] for name, _ in specs} == {"Deployment", "Pod"}
+    assert sorted(name for name, _ in specs) == [
+        f"CronJob/{ct.RELEASE}-loadtest",
+        f"CronJob/{ct.RELEASE}-loadtest-workers",
+        f"Deployment/{ct.RELEASE}",
+        f"Pod/{ct.RELEASE}-test-predict",
+    ]
+    # Only the `helm test` probe and the load test's master read the API, each with its own
+    # account; the service pods and the load test's workers get no token.
+    accounts = {
+        f"Pod/{ct.RELEASE}-test-predict": f"{ct.RELEASE}-probe",
+        f"CronJob/{ct.RELEASE}-loadtest": f"{ct.RELEASE}-loadtest",
+    }
     for name, spec in specs:
         pod_ctx = spec["securityContext"]
         assert pod_ctx["runAsNonRoot"] is True, name
@@ -174,11 +185,10 @@ def test_restricted_security_everywhere(everything: list[dict[str, Any]]) -> Non
             10001,
         )
         assert pod_ctx["seccompProfile"] == {"type": "RuntimeDefault"}, name
-        # Only the client pods' probe reads the API (EndpointSlices), with its own account.
-        if name.startswith("Deployment/"):
-            assert spec["automountServiceAccountToken"] is False, name
+        if name in accounts:
+            assert spec["serviceAccountName"] == accounts[name], name
         else:
-            assert spec["serviceAccountName"] == f"{ct.RELEASE}-probe", name
+            assert spec["automountServiceAccountToken"] is False, name
         for container in spec["containers"] + spec.get("initContainers", []):
             ctx = container["securityContext"]
             assert ctx["readOnlyRootFilesystem"] is True, name

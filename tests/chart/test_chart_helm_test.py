@@ -47,13 +47,20 @@ def test_pod_waits_for_a_ready_endpoint_first(test_pod: dict[str, Any]) -> None:
 
 
 def test_without_rbac_the_pods_wait_for_readyz_through_the_service() -> None:
+    """The load test's workers always do; its master keeps its own account (its results)."""
     docs = ct.render({"probe": {"rbac": False}, "loadtest": {"enabled": True}})
+    rbac = [d["metadata"]["name"] for d in docs if d["kind"] in {"Role", "RoleBinding"}]
+    specs = dict(ct.pod_specs(docs))
 
-    assert not [d for d in docs if d["kind"] in {"Role", "RoleBinding"}]
-    for pod in ct.kinds(docs, "Pod"):
-        command = pod["spec"]["initContainers"][0]["command"]
-        assert command[3:5] == ["url", f"{ct.SERVICE_URL}/readyz"]
-        assert pod["spec"]["automountServiceAccountToken"] is False
+    assert rbac == [f"{ct.RELEASE}-loadtest"] * 2
+    without_token = [f"Pod/{ct.RELEASE}-test-predict", f"CronJob/{ct.RELEASE}-loadtest-workers"]
+    for name in without_token:
+        command = specs[name]["initContainers"][0]["command"]
+        assert command[3:5] == ["url", f"{ct.SERVICE_URL}/readyz"], name
+        assert specs[name]["automountServiceAccountToken"] is False, name
+    master = specs[f"CronJob/{ct.RELEASE}-loadtest"]
+    assert master["serviceAccountName"] == f"{ct.RELEASE}-loadtest"
+    assert master["initContainers"][0]["command"][3] == "endpoints"
 
 
 def test_probe_role_reads_only_endpointslices(default: list[dict[str, Any]]) -> None:
@@ -79,15 +86,16 @@ def test_client_pods_pull_and_schedule_like_the_service(values_name: str) -> Non
     docs = ct.render(ct.values_file(ct.CHART_DIR / "ci" / values_name))
     service = ct.one(docs, "Deployment")["spec"]["template"]["spec"]
     keys = ("imagePullSecrets", "nodeSelector", "tolerations", "priorityClassName")
-    pods = ct.kinds(docs, "Pod")
+    pods = {name: spec for name, spec in ct.pod_specs(docs) if not name.startswith("Deployment/")}
 
-    assert sorted(p["metadata"]["name"] for p in pods) == [
-        f"{ct.RELEASE}-loadtest",
-        f"{ct.RELEASE}-test-predict",
+    assert sorted(pods) == [
+        f"CronJob/{ct.RELEASE}-loadtest",
+        f"CronJob/{ct.RELEASE}-loadtest-workers",
+        f"Pod/{ct.RELEASE}-test-predict",
     ]
-    for pod in pods:
-        assert {k: pod["spec"].get(k) for k in keys} == {k: service[k] for k in keys}
-        images = {c["image"] for c in pod["spec"]["containers"] + pod["spec"]["initContainers"]}
+    for name, spec in pods.items():
+        assert {k: spec.get(k) for k in keys} == {k: service[k] for k in keys}, name
+        images = {c["image"] for c in spec["containers"] + spec["initContainers"]}
         assert all(i.startswith("registry.example/ml/corebound") for i in images), images
 
 

@@ -19,9 +19,17 @@ def test_service_routes_port_80_to_http(default: list[dict[str, Any]]) -> None:
 
 
 def test_client_pods_are_never_behind_the_service(everything: list[dict[str, Any]]) -> None:
-    selector = ct.one(everything, "Service")["spec"]["selector"].items()
-    for pod in ct.kinds(everything, "Pod"):
-        assert not selector <= pod["metadata"]["labels"].items()
+    (service,) = [s for s in ct.kinds(everything, "Service") if s["metadata"]["name"] == ct.RELEASE]
+    selector = service["spec"]["selector"].items()
+    behind = [
+        name
+        for name, template in ct.pod_templates(everything)
+        if selector <= template["metadata"]["labels"].items()
+    ]
+
+    # The helm test Pod and the load test's master and workers are not among them.
+    assert behind == [f"Deployment/{ct.RELEASE}"]
+    assert len(ct.pod_templates(everything)) == 4
 
 
 def test_hpa_targets_the_deployment_on_cpu(default: list[dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""The on-demand load test Pod (a `helm test` hook), checked against the Dockerfile and CONTRACT."""
+"""The distributed load test: a master and a worker CronJob, suspended, each run a Job of each;
+checked against the Dockerfile, the CONTRACT and loadtests/publish.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import re
 from typing import Any
 
 import chart_tools as ct
-import helm_python
 import pytest
+
+from loadtests import publish
+
+RESULTS = f"{ct.RELEASE}-loadtest-results"
+MASTER_HOST = f"{ct.RELEASE}-loadtest-master"
+ROLES = ("master", "worker")
 
 
 def dockerfile_stage(text: str, target: str) -> dict[str, list[str] | None]:
@@ -43,177 +49,223 @@ def contract_loadtest_cmd() -> tuple[list[str], list[str]]:
     return json.loads(entrypoint.group(1)), json.loads(cmd.group(1))
 
 
-def loadtest_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    pods = [d for d in ct.kinds(docs, "Pod") if d["metadata"]["name"].endswith("-loadtest")]
-    assert len(pods) == 1, [d["metadata"]["name"] for d in ct.kinds(docs, "Pod")]
-    return pods[0]
+def env_entries(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
 
 
-def loadtest_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    containers = loadtest_pod(docs)["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["locust"]
-    return containers[0]
-
-
-def test_args_are_the_loadtest_image_cmd(everything: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize("role", ROLES)
+def test_args_are_the_loadtest_image_cmd(everything: list[dict[str, Any]], role: str) -> None:
     stage = dockerfile_stage((ct.REPO / "Dockerfile").read_text(), "loadtest")
-    container = loadtest_container(everything)
 
     assert stage["ENTRYPOINT"] == ["locust"]
-    assert "command" not in container  # the image's ENTRYPOINT runs
-    assert container["args"] == stage["CMD"]
+    assert stage["CMD"] and "loadtests/shapes/selected.py" in stage["CMD"][1]  # LOAD_SHAPE picks
+    assert ct.locust_container(everything, role)["args"] == stage["CMD"]
 
 
-def test_args_match_the_contract(everything: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize("role", ROLES)
+def test_args_match_the_contract(everything: list[dict[str, Any]], role: str) -> None:
     entrypoint, cmd = contract_loadtest_cmd()
 
     assert entrypoint == ["locust"]
-    assert loadtest_container(everything)["args"] == cmd
+    assert ct.locust_container(everything, role)["args"] == cmd
 
 
-def test_runs_only_on_demand_and_is_kept_after_it_ends(everything: list[dict[str, Any]]) -> None:
-    """Review #7/#11: a release Job re-ran on every upgrade and lost its logs; a test hook runs
-    only under `helm test --filter`, and before-hook-creation alone keeps the ended pod."""
-    pod = loadtest_pod(everything)
-    annotations = pod["metadata"]["annotations"]
+def test_workers_run_the_image_entrypoint_and_the_master_runs_it_under_the_publisher(
+    everything: list[dict[str, Any]],
+) -> None:
+    """The master's Job status is Locust's exit code (the SLO verdict), its reports are kept."""
+    entrypoint, cmd = contract_loadtest_cmd()
+    master = ct.locust_container(everything, "master")
+    configmaps = {c["metadata"]["name"] for c in ct.kinds(everything, "ConfigMap")}
 
+    assert "command" not in ct.locust_container(everything, "worker")  # the image's ENTRYPOINT
+    command = master["command"]
+    assert command[:3] == ["python", "-m", "loadtests.publish"]
+    assert command[-len(entrypoint) :] == entrypoint
+    # What the publisher itself makes of the rendered command line.
+    parsed = publish.parse_args([*command[3:], *master["args"]])
+    assert parsed.configmap == RESULTS and RESULTS in configmaps
+    # Rendered empty: an upgrade's three-way merge leaves the last run's results alone.
+    (results,) = [c for c in ct.kinds(everything, "ConfigMap") if c["metadata"]["name"] == RESULTS]
+    assert not {"data", "binaryData"} & set(results)
+    assert parsed.namespace is None  # the pod's own
+    assert parsed.command == [*entrypoint, *cmd]
+    # It finds Locust's reports where Locust writes them: the writable /tmp emptyDir.
+    for flag in ("--csv", "--html"):
+        assert (publish.option(parsed.command, flag) or "").startswith("/tmp/"), flag
+    assert {"name": "tmp", "mountPath": "/tmp"} in master["volumeMounts"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_runs_only_on_demand_one_at_a_time(everything: list[dict[str, Any]], role: str) -> None:
+    """Nothing runs on install or upgrade: `kubectl create job --from=cronjob/...` makes a run."""
+    spec = ct.cronjob(everything, role)["spec"]
+
+    assert spec["suspend"] is True
+    assert spec["schedule"] == "0 0 30 2 *"  # February 30th: never, even if unsuspended
+    assert spec["concurrencyPolicy"] == "Forbid"
     assert ct.kinds(everything, "Job") == []
-    assert annotations["helm.sh/hook"] == "test"
-    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
-    assert int(annotations["helm.sh/hook-weight"]) > 0  # after the predict test
+    assert not [p for p in ct.kinds(everything, "Pod") if "loadtest" in p["metadata"]["name"]]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_schedule_runs_it_by_itself(role: str) -> None:
+    docs = ct.render({"loadtest": {"enabled": True, "schedule": "0 3 * * *"}})
+    spec = ct.cronjob(docs, role)["spec"]
+
+    assert (spec["suspend"], spec["schedule"]) == (False, "0 3 * * *")
+    assert spec["concurrencyPolicy"] == "Forbid"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_run_is_judged_once_and_kept_after_it_ends(
+    everything: list[dict[str, Any]], role: str
+) -> None:
+    job = ct.loadtest_job(everything, role)
+    pod = job["template"]
+
+    assert job["backoffLimit"] == 0  # a retried pod would start another run
+    assert job["activeDeadlineSeconds"] == 3600
+    assert job["ttlSecondsAfterFinished"] >= 3600  # the ended pods and logs stay a while
+    assert pod["spec"]["restartPolicy"] == "Never"
+    annotations = pod["metadata"]["annotations"]
     assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
     assert annotations["sidecar.istio.io/inject"] == "false"
-    assert pod["metadata"]["name"] == f"{ct.RELEASE}-loadtest"
-    assert pod["spec"]["restartPolicy"] == "Never"
-    assert pod["spec"]["activeDeadlineSeconds"] > 30 * 5  # outlasts the default steps
-
-
-def test_settings_come_from_a_configmap() -> None:
-    docs = ct.render(ct.values_file(ct.CHART_DIR / "ci" / "loadtest-values.yaml"))
-    env = ct.container_env(docs, loadtest_container(docs))
-
-    assert env == {
-        "LOCUST_HOST": ct.SERVICE_URL,
-        "STEP_USERS": "20",
-        "STEP_SECONDS": "30",
-        "STEP_COUNT": "6",
-        "SPAWN_RATE": "10",
-        "ROWS_PER_REQUEST": "1",
-        "WEIGHT_V1_PREDICT": "3",
-        "WEIGHT_V2_INFER": "1",
-        "RECYCLE_EVERY": "50",
-        "SLO_MAX_FAILURE_RATIO": "0.005",
-        "SLO_P95_MS": "200",
-        "SLO_P99_MS": "400",
-    }
-    settings = ct.CONTRACT.split("## Load test settings", 1)[1]
-    for name in env:
-        assert f"`{name}`" in settings or name == "LOCUST_HOST", name
+    docs = ct.render({"loadtest": {"enabled": True, "deadlineSeconds": 7200}})
+    assert ct.loadtest_job(docs, role)["activeDeadlineSeconds"] == 7200
 
 
 @pytest.mark.parametrize(
-    ("values", "users"),
+    ("values", "workers"),
     [
-        # 2 pods x 2 cores x 1000/3.16 req/s x 40 % x 2 = 1013 req/s; / 9 per user = 113 users
-        # over 5 steps -> 23 per step.
-        ({}, 23),
-        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 68),
-        ({"autoscaling": {"enabled": False}, "replicaCount": 1}, 29),
-        ({"loadtest": {"stepUsers": 7}}, 7),
+        # The last step: stepUsers x stepCount users x 9 req/s each, over 1000 req/s a worker.
+        # Defaults: 23 users x 5 steps = 115 users x 9 = 1035 req/s -> 1.035 -> 2 workers.
+        ({}, 2),
+        # 68 users a step (test_chart_loadtest_settings) x 5 x 9 = 3060 req/s -> 4 workers.
+        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 4),
+        # 7 x 5 x 9 = 315 req/s -> 1 worker.
+        ({"loadtest": {"stepUsers": 7}}, 1),
+        # 1035 req/s over 250 a worker = 4.14 -> 5 workers.
+        ({"loadtest": {"plan": {"workerRequestsPerSecond": 250}}}, 5),
+        # 100 x 10 steps x 2 req/s = 2000 req/s: exactly 2 workers, not 3.
+        (
+            {"loadtest": {"stepUsers": 100, "stepCount": 10, "plan": {"userRequestsPerSecond": 2}}},
+            2,
+        ),
+        # loadtest.workers wins over the plan.
+        ({"loadtest": {"workers": 3, "stepUsers": 100, "stepCount": 10}}, 3),
     ],
 )
-def test_users_are_sized_from_the_capacity_plan(values: dict[str, Any], users: int) -> None:
-    """Review #8: 50 users offered ~36 % CPU on 2 pods and never reached the HPA target."""
+def test_workers_are_sized_from_the_plan(values: dict[str, Any], workers: int) -> None:
     docs = ct.render({**values, "loadtest": {"enabled": True, **values.get("loadtest", {})}})
-    env = ct.container_env(docs, loadtest_container(docs))
+    job = ct.loadtest_job(docs, "worker")
+    master = env_entries(ct.locust_container(docs, "master"))
 
-    assert int(env["STEP_USERS"]) == users
+    assert job["parallelism"] == job["completions"] == workers
+    # The master starts the run once every worker of the Job has connected.
+    assert master["LOCUST_EXPECT_WORKERS"]["value"] == str(job["parallelism"])
+    assert master["LOCUST_EXPECT_WORKERS_MAX_WAIT"]["value"] == "300"
+    assert ct.loadtest_job(docs, "master")["parallelism"] == 1
+    assert ct.loadtest_job(docs, "master")["completions"] == 1
 
 
-def test_waits_for_the_ready_replicas_it_is_sized_for(everything: list[dict[str, Any]]) -> None:
+def test_roles_come_from_locusts_own_env(everything: list[dict[str, Any]]) -> None:
+    master = env_entries(ct.locust_container(everything, "master"))
+    worker = env_entries(ct.locust_container(everything, "worker"))
+
+    assert master["LOCUST_MODE_MASTER"]["value"] == "true"
+    assert "LOCUST_MODE_WORKER" not in master
+    # The run's name in its results: the Job's, whoever made it.
+    assert master["RUN_NAME"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}
+    }
+    assert {n: e["value"] for n, e in worker.items()} == {
+        "LOCUST_MODE_WORKER": "true",
+        "LOCUST_MASTER_NODE_HOST": MASTER_HOST,
+    }
+
+
+def test_workers_reach_exactly_the_master(everything: list[dict[str, Any]]) -> None:
+    """The headless Service selects the master pod, not the workers nor the service pods."""
+    (service,) = [
+        s for s in ct.kinds(everything, "Service") if s["metadata"]["name"] == MASTER_HOST
+    ]
+    selector = service["spec"]["selector"].items()
+    master = ct.loadtest_pod(everything, "master")
+    labels = {name: t["metadata"]["labels"].items() for name, t in ct.pod_templates(everything)}
+
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["publishNotReadyAddresses"] is True  # a master has no readiness
+    assert [name for name, pod in labels.items() if selector <= pod] == [
+        f"CronJob/{ct.RELEASE}-loadtest"
+    ]
+    (port,) = service["spec"]["ports"]
+    (container_port,) = master["spec"]["containers"][0]["ports"]
+    assert port["port"] == container_port["containerPort"] == 5557  # Locust's default
+    assert port["targetPort"] == container_port["name"]
+    # The workers wait until the master's name resolves: Locust's worker gives up at once.
+    wait = ct.loadtest_pod(everything, "worker")["spec"]["initContainers"][1]
+    assert wait["name"] == "wait-master"
+    assert wait["command"][3:5] == ["resolve", MASTER_HOST]
+
+
+def test_both_wait_for_the_ready_service_first(everything: list[dict[str, Any]]) -> None:
     """Review #7: one ready pod, even an old one, used to be enough."""
-    init = loadtest_pod(everything)["spec"]["initContainers"]
+    (wait,) = ct.loadtest_pod(everything, "master")["spec"]["initContainers"]
+    command = wait["command"]
 
-    assert [c["name"] for c in init] == ["wait-ready"]
-    command = init[0]["command"]
     assert command[:4] == ["python", "-m", "service.probe", "endpoints"]
-    assert command[command.index("--count") + 1] == "2"
+    assert command[command.index("--count") + 1] == "2"  # autoscaling.minReplicas
     assert command[command.index("--service") + 1] == ct.RELEASE
     docs = ct.render({"loadtest": {"enabled": True, "readyReplicas": 5}})
-    command = loadtest_pod(docs)["spec"]["initContainers"][0]["command"]
+    command = ct.loadtest_pod(docs, "master")["spec"]["initContainers"][0]["command"]
     assert command[command.index("--count") + 1] == "5"
+    # The workers (no API token) wait for /readyz through the Service.
+    worker = ct.loadtest_pod(everything, "worker")["spec"]["initContainers"][0]
+    assert worker["name"] == "wait-ready"
+    assert worker["command"][3:5] == ["url", f"{ct.SERVICE_URL}/readyz"]
 
 
-@pytest.mark.parametrize(
-    ("image", "loadtest_image", "expected"),
-    [
-        ({}, {}, "corebound-loadtest:0.1.0"),
-        (
-            {"repository": "registry.example/ml/corebound"},
-            {},
-            "registry.example/ml/corebound-loadtest:0.1.0",
-        ),
-        (
-            {"repository": "r/corebound", "digest": "sha256:" + "a" * 64},
-            {"tag": "9"},
-            "r/corebound-loadtest:9",
-        ),
-        ({}, {"repository": "other/locust"}, "other/locust:0.1.0"),
-    ],
-)
-def test_image_follows_the_service_repository(
-    image: dict[str, Any], loadtest_image: dict[str, Any], expected: str
+def test_only_the_master_has_an_account_limited_to_its_results(
+    everything: list[dict[str, Any]],
 ) -> None:
-    """Review #5: loadtest.image.repository stayed on Docker Hub under a private registry."""
-    docs = ct.render({"image": image, "loadtest": {"enabled": True, "image": loadtest_image}})
-    pod = loadtest_pod(docs)["spec"]
+    master = ct.loadtest_pod(everything, "master")["spec"]
+    worker = ct.loadtest_pod(everything, "worker")["spec"]
+    account = f"{ct.RELEASE}-loadtest"
+    (role,) = [r for r in ct.kinds(everything, "Role") if r["metadata"]["name"] == account]
+    (binding,) = [
+        b for b in ct.kinds(everything, "RoleBinding") if b["metadata"]["name"] == account
+    ]
 
-    assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {expected}
+    assert master["serviceAccountName"] == account
+    assert worker["automountServiceAccountToken"] is False and "serviceAccountName" not in worker
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [RESULTS],
+            "verbs": ["get", "update"],
+        },
+        {
+            "apiGroups": ["discovery.k8s.io"],
+            "resources": ["endpointslices"],
+            "verbs": ["get", "list"],
+        },
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": account,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": ct.NAMESPACE}
+    ]
 
 
 def test_no_load_test_by_default(default: list[dict[str, Any]]) -> None:
-    assert ct.kinds(default, "Job") == []
+    assert [d["kind"] for d in default if d["kind"] in {"Job", "CronJob"}] == []
     assert [p["metadata"]["name"] for p in ct.kinds(default, "Pod")] == [
         f"{ct.RELEASE}-test-predict"
     ]
     assert [c["metadata"]["name"] for c in ct.kinds(default, "ConfigMap")] == [ct.RELEASE]
-
-
-def test_samples_become_a_file_the_run_reads() -> None:
-    """loadtest.samples, as `--set-file` gives it, reaches Locust as SAMPLES_FILE."""
-    values = ct.values_file(ct.CHART_DIR / "ci" / "samples-values.yaml")
-    docs = ct.render(values)
-    pod = loadtest_pod(docs)
-    configmaps = {c["metadata"]["name"]: c["data"] for c in ct.kinds(docs, "ConfigMap")}
-
-    assert configmaps[f"{ct.RELEASE}-samples"] == {"samples.json": values["loadtest"]["samples"]}
-    assert json.loads(values["loadtest"]["samples"])["label_output"] == "sentiment"
-    container = loadtest_container(docs)
-    assert ct.container_env(docs, container)["SAMPLES_FILE"] == "/samples/samples.json"
-    mount = {"name": "samples", "mountPath": "/samples", "readOnly": True}
-    assert mount in container["volumeMounts"]
-    volume = {"name": "samples", "configMap": {"name": f"{ct.RELEASE}-samples"}}
-    assert volume in pod["spec"]["volumes"]
-
-
-@pytest.mark.parametrize(
-    ("samples", "message"),
-    [
-        ("{not json", "loadtest.samples must be a samples file's JSON"),
-        ('{"rows": [[1, 2]]}', 'no "inputs" object'),
-        ("[1, 2]", "loadtest.samples must be a samples file's JSON"),
-        ("x" * 1_000_001, "/loadtest/samples"),  # over a ConfigMap's limit
-    ],
-)
-def test_bad_samples_are_refused_at_install(samples: str, message: str) -> None:
-    with pytest.raises(helm_python.HelmError) as refused:
-        ct.render({"loadtest": {"enabled": True, "samples": samples}})
-
-    assert message in str(refused.value)
-
-
-def test_without_samples_the_rows_follow_the_model(everything: list[dict[str, Any]]) -> None:
-    env = ct.container_env(everything, loadtest_container(everything))
-
-    assert "SAMPLES_FILE" not in env and "MODEL_NAME" not in env  # learned from the server
-    assert not [c for c in ct.kinds(everything, "ConfigMap") if "samples" in c["metadata"]["name"]]
+    assert not [d for d in default if "loadtest" in d["metadata"]["name"]]
