@@ -208,3 +208,16 @@ def test_a_malformed_master_cpu_is_refused() -> None:
         ct.render({"loadtest": {"enabled": True, "master": {"cpu": "lots"}}})
 
     assert "cpu" in str(refused.value)
+
+
+def test_extra_settings_may_not_repeat_one_the_chart_sets() -> None:
+    """The validation's list is every name the settings ConfigMap renders from values."""
+    samples = json.dumps({"inputs": {"input-0": [[0.0] * 64]}})
+    rendered = settings(ct.render({"loadtest": {"enabled": True, "samples": samples}}))
+    template = (ct.CHART_DIR / "templates" / "_validations.tpl").read_text()
+    listed = template.split('$chartSets := list "', 1)[1].split(" }}", 1)[0]
+
+    assert sorted(listed.replace('"', "").split()) == sorted(rendered)
+    with pytest.raises(helm_python.HelmError) as refused:
+        ct.render({"loadtest": {"enabled": True, "env": {"SLO_P99_MS": "300"}}})
+    assert "loadtest.env.SLO_P99_MS: the chart sets SLO_P99_MS" in str(refused.value)

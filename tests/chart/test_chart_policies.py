@@ -49,11 +49,6 @@ def test_network_policy_peers_keep_the_release_clients() -> None:
     assert selected(clients, docs) == [f"Pod/{ct.RELEASE}-test-predict"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/networkpolicy.yaml admits components [loadtest, test]; the load test's "
-    "pods are now loadtest-master (it reads the model's metadata) and loadtest-worker",
-)
 def test_network_policy_peers_keep_the_load_test() -> None:
     values = ct.values_file(ct.CHART_DIR / "ci" / "networkpolicy-values.yaml")
     docs = ct.render({**values, "loadtest": {"enabled": True}})

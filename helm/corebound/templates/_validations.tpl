@@ -32,6 +32,13 @@ runs them.
 {{- if and .Values.model.dir (not (hasPrefix "/" .Values.model.dir)) }}
 {{- fail (printf "model.dir must be an absolute path in the container (got %q)" .Values.model.dir) }}
 {{- end }}
+{{- /* loadtest.env adds settings; those loadtest-configmap.yaml sets come from their values. */}}
+{{- $chartSets := list "LOCUST_HOST" "LOAD_SHAPE" "STEP_USERS" "STEP_SECONDS" "STEP_COUNT" "SPAWN_RATE" "ROWS_PER_REQUEST" "WEIGHT_V1_PREDICT" "WEIGHT_V2_INFER" "SAMPLES_FILE" "RECYCLE_EVERY" "SLO_MAX_FAILURE_RATIO" "SLO_P95_MS" "SLO_P99_MS" }}
+{{- range $name, $_ := .Values.loadtest.env }}
+{{- if has $name $chartSets }}
+{{- fail (printf "loadtest.env.%s: the chart sets %s from its loadtest values; set the value instead (values.yaml names it)" $name $name) }}
+{{- end }}
+{{- end }}
 {{- if gt (float64 .Values.loadtest.slo.p95Ms) (float64 .Values.loadtest.slo.p99Ms) }}
 {{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}
 {{- end }}
