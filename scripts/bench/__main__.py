@@ -2,13 +2,23 @@
 `... bench hotpath` profiles a worker under load; `... bench stack` the in-process stack cost;
 `... bench onnx-memory` the copies of an ONNX model's weights W workers hold;
 `... bench onnx-threads` ONNX Runtime's spinning threads against sleeping ones;
-`... bench onnx-serving` exported models served against onnxruntime in-process."""
+`... bench onnx-serving` exported models served against onnxruntime in-process;
+`... bench locust-clients` Locust's FastHttpUser against HttpUser, req/s per client core."""
 
 from __future__ import annotations
 
 import sys
 
-from scripts.bench import cli, hotpath, oip, onnx_memory, onnx_serving, onnx_threads, stack
+from scripts.bench import (
+    cli,
+    hotpath,
+    locust_clients,
+    oip,
+    onnx_memory,
+    onnx_serving,
+    onnx_threads,
+    stack,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -19,6 +29,7 @@ def main(argv: list[str]) -> int:
         "onnx-memory": onnx_memory.main,
         "onnx-threads": onnx_threads.main,
         "onnx-serving": onnx_serving.main,
+        "locust-clients": locust_clients.main,
     }
     if argv[:1] and argv[0] in commands:
         return commands[argv[0]](argv[1:])

@@ -21,11 +21,14 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from scripts.capacity import report as plan_report
-from scripts.capacity.fit import Capacity, Measurement, capacity, recommend
-from scripts.capacity.fleet import Pod, daily_profile, simulate, spike_profile, step_profile
-from scripts.capacity.hpa import HpaSpec, Policy, Rules
+from scripts.capacity.fit import Capacity, Measurement, capacity
+from scripts.capacity.fleet import Pod, daily_profile, spike_profile, step_profile
+from scripts.capacity.target import Plan, plan, search
 
 REPO = Path(__file__).resolve().parents[2]
+# A Locust worker kept under this share of its core: a busier gevent loop delays answers
+# before Locust times them, adding its own wait to the p99 it reports.
+LOCUST_BUSY = 0.8
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +86,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="start-up a cluster adds to the measured one (scheduling, image pull)",
     )
+    p.add_argument(
+        "--locust-clients",
+        type=Path,
+        default=REPO / "reports" / "locust_clients.json",
+        help="FastHttpUser req/s per core (python -m scripts.bench locust-clients)",
+    )
     p.add_argument("--out", type=Path, default=REPO / "reports")
     args = p.parse_args(argv)
     if args.capacity_rps is not None and args.startup_s is None:
@@ -104,16 +113,14 @@ def given_capacity(args: argparse.Namespace, cpu: float) -> Capacity:
     )
 
 
-def hpa_spec(args: argparse.Namespace, target: int, min_r: int, max_r: int) -> HpaSpec:
-    up = Rules(
-        args.up_window_s,
-        (
-            Policy("Percent", args.up_percent, args.up_period_s),
-            Policy("Pods", args.up_pods, args.up_period_s),
-        ),
-    )
-    down = Rules(args.down_window_s, (Policy("Percent", args.down_percent, args.down_period_s),))
-    return HpaSpec(min_r, max_r, target, args.tolerance, args.sync_s, up, down)
+def locust_workers(rps: float, clients: Path) -> dict[str, float] | None:
+    """Locust workers (one core each) that send `rps`, from FastHttpUser's measured rate."""
+    if not clients.is_file():
+        return None
+    found = json.loads(clients.read_text())["clients"]
+    per_core = next(c["rps_per_client_core"] for c in found if c["client"] == "fast")
+    workers = math.ceil(rps / (per_core * LOCUST_BUSY))
+    return {"rps": rps, "rps_per_core": per_core, "busy": LOCUST_BUSY, "workers": workers}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,31 +158,34 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cap = given_capacity(args, cpu)
             measured_by = ""
-        rec = recommend(cap, args.peak_rps, args.trough_fraction, args.tolerance)
-        target = args.target_percent or rec.target_percent
-        spec = hpa_spec(args, target, rec.min_replicas, rec.max_replicas)
         pod = Pod(
             slo_rps=cap.slo_rps,
             max_rps=cap.max_rps,
             startup_s=cap.startup_s + args.extra_startup_s,
             cpu_per_rps=cap.cpu_per_request_ms / 1000 / cap.cpu,
+            latency=cap.latency,
+            slo_p99_ms=args.slo_p99_ms,
+            utilization=cap.utilization,
         )
         profiles = {
             "step": step_profile(args.peak_rps, args.trough_fraction),
             "spike": spike_profile(args.peak_rps, max(args.trough_fraction, 0.3)),
             "daily": daily_profile(args.peak_rps, args.trough_fraction),
         }
-        outcomes = [
-            # Start where the HPA would have settled for the first second's rate.
-            simulate(name, demand, pod, spec, args.metric_window_s,
-                     math.ceil(demand[0] / rec.per_pod_rps_at_target))
-            for name, demand in profiles.items()
-        ]  # fmt: skip
+        trials: list[Plan] = []
+        if args.target_percent:
+            chosen = plan(cap, pod, profiles, args, args.target_percent)
+        else:
+            chosen, trials = search(cap, pod, profiles, args)
+        rec, spec, outcomes = chosen.rec, chosen.spec, chosen.outcomes
+        target = rec.target_percent
+        locust = locust_workers(args.peak_rps, args.locust_clients)
         stem = args.out / f"capacity-{cpu:g}cpu"
         md = plan_report.markdown(
             m, cap, rec, spec, outcomes, args.peak_rps, args.slo_p99_ms, command, pod.startup_s,
-            measured_by if measured_by != command else "",
+            measured_by if measured_by != command else "", locust,
         )  # fmt: skip
+        md += plan_report.target_table([t.row() for t in trials], target, args.slo_p99_ms)
         md += f"\n![HPA simulation]({stem.name}.png)\n\n## Replica timeline: spike\n\n"
         md += plan_report.replica_timeline(outcomes[1], every_s=60)
         stem.with_suffix(".md").write_text(md)
@@ -185,7 +195,12 @@ def main(argv: list[str] | None = None) -> int:
             "measured_by": measured_by,
             "measurement": m.as_dict() if m else None,
             "capacity": asdict(cap),
-            "recommendation": {**asdict(rec), "target_percent": target},
+            "recommendation": {
+                **asdict(rec),
+                "target_from": "--target-percent" if args.target_percent else "simulation",
+                "locust_workers": locust,
+            },
+            "target_trials": [t.row() for t in trials],
             "simulation": [
                 # Not asdict(): it would deep-copy every second of the timeline first.
                 {f.name: getattr(o, f.name) for f in fields(o) if f.name != "timeline"}
@@ -199,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             f" {cap.max_rps:.0f} req/s at most, ready in {cap.startup_s:.1f} s"
             f"{'; knee bound by ' + cap.knee_bound_by if cap.knee_bound_by else ''} ->"
             f" cpu {rec.cpu:g}, memory {rec.memory_mib} Mi, HPA target {target} %,"
-            f" replicas {rec.min_replicas}..{rec.max_replicas} for {args.peak_rps:g} req/s",
+            f" replicas {rec.min_replicas}..{rec.max_replicas} for {args.peak_rps:g} req/s"
+            + (f", Locust workers {locust['workers']:g}" if locust else ""),
             flush=True,
         )
         for o in outcomes:

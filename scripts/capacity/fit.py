@@ -1,9 +1,9 @@
 """From one pod's measured steps to a plan: capacity, HPA target, replicas, CPU and memory.
 
 The HPA acts only when utilization leaves target x (1 +/- tolerance), so a pod may run at
-target x 1.1 indefinitely: the target is the utilization at which p99 met the SLO,
-divided by 1.1. At that target each pod serves the rate whose CPU reads the target, which
-sizes the fleet.
+target x 1.1 indefinitely: the utilization at which p99 met the SLO, divided by 1.1, bounds
+the target from above; the HPA simulation (scripts/capacity/target.py) picks it below that.
+At the target each pod serves the rate whose CPU reads the target, which sizes the fleet.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ class Measurement:
     # Other work on the machine competes with the pod and Locust: record how busy it was.
     load_average: float = 0.0
     machine_cpus: int = 0
+    client: str = "http"  # LOADTEST_CLIENT of the steps (before it was recorded: HttpUser)
+
+    @property
+    def client_class(self) -> str:
+        return {"fast": "FastHttpUser", "http": "HttpUser"}.get(self.client, self.client)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -66,6 +71,55 @@ class Capacity:
     client_bound: bool  # the SLO was never crossed because Locust ran out of CPU first
     memory_mib: int
     knee_bound_by: str = ""  # what stopped the pod at the first step over the SLO
+    # The measured (req/s, p99 ms) curve the HPA simulation reads each pod's p99 from.
+    latency: tuple[tuple[float, float], ...] = ()
+    # The measured (req/s, CPU share of the limit) curve: what the HPA sees at a rate.
+    utilization: tuple[tuple[float, float], ...] = ()
+    # Requests one Locust user sent per second within the SLO (think time plus latency).
+    user_rps: float = 0.0
+
+
+def utilization_curve(m: Measurement) -> tuple[tuple[float, float], ...]:
+    """(req/s, pod CPU / limit) of the steps by rate, never falling as the rate grows."""
+    curve: list[tuple[float, float]] = []
+    for s in sorted((s for s in m.steps if s.requests and s.cores > 0), key=lambda s: s.rps):
+        share = max(min(1.0, s.cores / m.cpu), curve[-1][1] if curve else 0.0)
+        if curve and s.rps <= curve[-1][0]:
+            curve[-1] = (curve[-1][0], share)
+        else:
+            curve.append((s.rps, share))
+    return tuple(curve)
+
+
+def rate_at(curve: tuple[tuple[float, float], ...], share: float) -> float:
+    """The lowest measured-curve rate at which a pod's CPU reads `share` (inf: never)."""
+    below = (0.0, 0.0)
+    for rps, u in curve:
+        if u >= share:
+            return below[0] + (rps - below[0]) * (share - below[1]) / (u - below[1])
+        below = (rps, u)
+    return math.inf
+
+
+def latency_curve(m: Measurement) -> tuple[tuple[float, float], ...]:
+    """(req/s, p99) of the steps by rate, p99 never falling as the rate grows (a noisy
+    step does not make more load look faster), ending before a step over the failure ratio."""
+    # A step measured again counts by its better run, as capacity() counts a retry that met
+    # the SLO: the other was a neighbour's burst on a shared machine.
+    best: dict[int, Step] = {}
+    for s in (s for s in m.steps if s.requests):
+        if s.users not in best or s.p99_ms < best[s.users].p99_ms:
+            best[s.users] = s
+    curve: list[tuple[float, float]] = []
+    for s in sorted(best.values(), key=lambda s: s.rps):
+        if s.failures / s.requests > m.max_failure_ratio:
+            break
+        p99 = max(s.p99_ms, curve[-1][1] if curve else 0.0)
+        if curve and s.rps <= curve[-1][0]:
+            curve[-1] = (curve[-1][0], p99)
+        else:
+            curve.append((s.rps, p99))
+    return tuple(curve)
 
 
 def capacity(m: Measurement) -> Capacity:
@@ -92,6 +146,9 @@ def capacity(m: Measurement) -> Capacity:
         knee_bound_by=(
             bound_by(min(over, key=lambda s: s.users), m.cpu, m.machine_cpus) if over else ""
         ),
+        latency=latency_curve(m),
+        utilization=utilization_curve(m),
+        user_rps=sorted(s.rps / s.users for s in passing)[len(passing) // 2],
     )
 
 
@@ -116,15 +173,26 @@ class Recommendation:
     per_pod_rps_at_target: float
     min_replicas: int
     max_replicas: int
+    # CPU at the target over the rate there: a linear cost that gives the same per-pod rate
+    # (what the chart's loadtest.plan.cpuMsPerRequest sizes its load with).
+    cpu_ms_per_request_at_target: float = 0.0
 
 
 def recommend(
-    c: Capacity, peak_rps: float, trough_fraction: float = 0.2, tolerance: float = 0.1
+    c: Capacity,
+    peak_rps: float,
+    trough_fraction: float = 0.2,
+    tolerance: float = 0.1,
+    target: int | None = None,
 ) -> Recommendation:
-    # Keep the whole band under the SLO; never below 10 % (an HPA that always scales).
-    target = max(10, min(95, math.floor(c.utilization_at_slo * 100 / (1 + tolerance))))
-    # The rate at which a pod's CPU reads `target`; never more than it served within the SLO.
-    per_pod = min(target / 100 * c.cpu / (c.cpu_per_request_ms / 1000), c.slo_rps)
+    """The fleet for `target` (scripts/capacity/target.py picks it by simulation); without
+    one, the steady-state bound: the whole tolerance band under the SLO, never below 10 %."""
+    if target is None:
+        target = max(10, min(95, math.floor(c.utilization_at_slo * 100 / (1 + tolerance))))
+    # The rate at which a pod's CPU reads `target` (on the measured curve when there is one);
+    # never more than it served within the SLO.
+    linear = target / 100 * c.cpu / (c.cpu_per_request_ms / 1000)
+    per_pod = min(rate_at(c.utilization, target / 100) if c.utilization else linear, c.slo_rps)
     return Recommendation(
         cpu=c.cpu,
         memory_mib=c.memory_mib,
@@ -133,4 +201,5 @@ def recommend(
         # Two for availability (a PDB and a rolling update need a spare), more for the trough.
         min_replicas=max(2, math.ceil(peak_rps * trough_fraction / per_pod)),
         max_replicas=max(2, math.ceil(peak_rps / per_pod)),
+        cpu_ms_per_request_at_target=1000 * c.cpu * target / 100 / per_pod,
     )

@@ -7,13 +7,15 @@ the demand that would be shed or late). CPU utilization of a ready pod is the ra
 serves times the measured CPU seconds per request, over its limit. The HPA sees the mean
 utilization of the last `metric_window_s` seconds at every sync (metrics-server's
 resolution). A new pod serves `startup_s` after the HPA asks for it (scheduling, start,
-model load, readiness probe). A second is under-served when the ready pods cannot serve
-the arriving rate within the SLO (`slo_rps` each) or a backlog is waiting.
+model load, readiness probe). A second is under-served when a backlog is waiting or the
+ready pods cannot serve the arriving rate within the SLO: with a measured latency curve,
+when its p99 at each pod's share of the rate is over the SLO, else above `slo_rps` each.
 `max_rps` is the measured ceiling, which may come before 100 % CPU (GIL, batching).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,6 +29,31 @@ class Pod:
     max_rps: float  # its throughput with the CPU limit saturated
     startup_s: float  # asked for -> ready
     cpu_per_rps: float  # CPU utilization (share of the limit) per req/s served by one pod
+    # Measured (req/s, p99 ms) of one pod, rising in both; empty: `slo_rps` is the line.
+    latency: tuple[tuple[float, float], ...] = ()
+    slo_p99_ms: float = 0.0
+    # Measured (req/s, CPU share of the limit), rising in both; empty: `cpu_per_rps` x rate.
+    # Batching makes a request cheaper under load: CPU does not grow in step with the rate.
+    utilization: tuple[tuple[float, float], ...] = ()
+
+    def cpu_share(self, rps: float) -> float:
+        if not self.utilization:
+            return min(1.0, rps * self.cpu_per_rps)
+        return min(1.0, interpolate(self.utilization, rps))
+
+    def within_slo(self, rps: float) -> bool:
+        """Does one pod serve `rps` within the SLO? Between measured rates the p99 is
+        interpolated; past the highest measured one it is unknown, so not."""
+        if not self.latency:
+            return rps <= self.slo_rps
+        rates = [r for r, _ in self.latency]
+        if rps > rates[-1]:
+            return False
+        i = bisect.bisect_left(rates, rps)
+        if i == 0:
+            return self.latency[0][1] <= self.slo_p99_ms
+        (r0, p0), (r1, p1) = self.latency[i - 1], self.latency[i]
+        return p0 + (p1 - p0) * (rps - r0) / (r1 - r0) <= self.slo_p99_ms
 
 
 @dataclass
@@ -77,9 +104,10 @@ def simulate(
         capacity = ready * pod.max_rps
         served = min(backlog + rate, capacity)
         backlog = backlog + rate - served
-        util = min(1.0, served / ready * pod.cpu_per_rps) if ready else 0.0
+        util = pod.cpu_share(served / ready) if ready else 0.0
         window.append(util)
-        if rate > ready * pod.slo_rps or backlog > 0:
+        over = not pod.within_slo(rate / ready) if ready else rate > 0
+        if backlog > 0 or over:
             underserved += 1
         peak_backlog = max(peak_backlog, backlog)
         if backlog > 0:
@@ -100,6 +128,17 @@ def simulate(
         pod_hours=pod_seconds / 3600,
         timeline=tl,
     )
+
+
+def interpolate(curve: tuple[tuple[float, float], ...], x: float) -> float:
+    """y at `x` on a curve of (x, y) points rising in x: linear between points, from the
+    origin below the first, the last y past the last."""
+    xs = [p[0] for p in curve]
+    i = bisect.bisect_left(xs, x)
+    if i >= len(curve):
+        return curve[-1][1]
+    (x0, y0), (x1, y1) = ((0.0, 0.0), curve[0]) if i == 0 else (curve[i - 1], curve[i])
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
 
 
 def _rescale(ready_at: list[float], desired: int, new_ready_at: float) -> list[float]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from loadtests.settings import Traffic
 from scripts.capacity.fit import Measurement, Step
 from scripts.local import locust_run
 from scripts.local.proc import pids_cpu_seconds
@@ -77,7 +78,7 @@ def measure(
             warm_up(svc.url, Path(tmp))
 
             def run_step(users: int) -> Step:
-                cpu_before, t0 = service_cpu_seconds(svc), time.monotonic()
+                cpu_before = service_cpu_seconds(svc)
                 cfs_before, machine_before = cfs_periods(svc), machine_ticks()
                 r = locust_run.run(
                     svc.url,
@@ -92,7 +93,9 @@ def measure(
                     Path(tmp) / f"step-{users}",
                     timeout_s=step_s + 60,
                 )
-                cores = (service_cpu_seconds(svc) - cpu_before) / (time.monotonic() - t0)
+                # Per second of load: the wall time also holds Locust's start-up and exit,
+                # when the pod idles, and would understate the utilization the HPA sees.
+                cores = (service_cpu_seconds(svc) - cpu_before) / step_s
                 periods, throttled = (
                     a - b for a, b in zip(cfs_periods(svc), cfs_before, strict=True)
                 )
@@ -153,4 +156,5 @@ def measure(
         steps=sorted(steps, key=lambda s: s.users),
         load_average=os.getloadavg()[0],
         machine_cpus=len(os.sched_getaffinity(0)),
+        client=Traffic.from_env().client,  # the Locust runs inherit this environment
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -25,6 +26,7 @@ def markdown(
     command: str,
     sim_startup_s: float,
     measured_by: str = "",
+    locust: dict[str, float] | None = None,
 ) -> str:
     lines = [f"# Capacity plan: {c.cpu:g} CPU per pod", "", f"Command: `{command}`", ""]
     if measured_by:
@@ -32,9 +34,11 @@ def markdown(
     if m is not None:
         lines += [
             f"Measured: gunicorn with {m.workers} worker(s) x {m.threads} thread(s) under a CFS"
-            f" quota of {m.cpu:g} CPU, Locust stepping users, SLO p99 <= {m.slo_p99_ms:g} ms,"
-            f" on a {m.machine_cpus}-CPU machine shared with Locust (1-minute load average"
-            f" {m.load_average:.1f} at the end).",
+            f" quota of {m.cpu:g} CPU, Locust ({m.client_class}, one process) stepping users,"
+            f" SLO p99 <= {m.slo_p99_ms:g} ms, on a {m.machine_cpus}-CPU machine shared with"
+            f" Locust (1-minute load average {m.load_average:.1f} at the end).",
+            "",
+            shared_machine(m),
             "",
             "| users | req/s | p50 ms | p95 ms | p99 ms | failures | pod CPU (cores)"
             " | CFS throttled | Locust CPU | machine busy |",
@@ -58,6 +62,11 @@ def markdown(
         f"| CPU utilization at SLO capacity | {c.utilization_at_slo:.0%} |",
         f"| start-up to ready | {c.startup_s:.1f} s |",
         f"| p99 crossed the SLO, bound by | {c.knee_bound_by or 'not crossed'} |",
+        *(
+            [f"| requests per Locust user per second, within the SLO | {c.user_rps:.1f} |"]
+            if c.user_rps
+            else []
+        ),
         "",
         f"Recommendation for {peak_rps:g} req/s at p99 <= {slo_p99_ms:g} ms:",
         "",
@@ -67,8 +76,17 @@ def markdown(
         f"| memory | {r.memory_mib} Mi |",
         f"| HPA averageUtilization | {r.target_percent} % |",
         f"| per-pod rate at target | {r.per_pod_rps_at_target:.0f} req/s |",
+        f"| CPU per request at target (CPU there / rate there) |"
+        f" {r.cpu_ms_per_request_at_target:.2f} ms |",
         f"| minReplicas | {r.min_replicas} |",
         f"| maxReplicas | {r.max_replicas} |",
+    ]
+    if locust:
+        lines.append(
+            f"| Locust workers (FastHttpUser, one core each) to send {locust['rps']:g} req/s"
+            f" | {locust['workers']:g} |"
+        )
+    lines += [
         "",
         f"HPA simulation (sync {spec.sync_s:g} s, tolerance {spec.tolerance:g}, scale-up window"
         f" {spec.up.stabilization_s:g} s, scale-down window {spec.down.stabilization_s:g} s,"
@@ -83,6 +101,74 @@ def markdown(
         f" | {o.peak_wait_s:.1f} | {o.max_replicas} | {o.pod_hours:.1f} |"
         for o in outcomes
     ]
+    return "\n".join(lines) + "\n"
+
+
+def shared_machine(m: Measurement) -> str:
+    """Where this machine leaves the measurement: the client's and the pod's cores."""
+    busiest = max((s.client_cores for s in m.steps), default=0.0)
+    client = f"Locust used at most {busiest:.2f} of a core"
+    if m.cpu + 1 <= m.machine_cpus:
+        return (
+            f"{client}, beside the pod's {m.cpu:g}: the client had a core of its own, so the"
+            f" pod's quota, not the client, is what the steps measure."
+        )
+    return (
+        f"{client}, on the same {m.machine_cpus} cores as the pod's quota of {m.cpu:g}: pod"
+        f" and client share the machine, so past the point where they together fill it the"
+        f" rates are the machine's, a lower bound for the pod (the clean figure is a pod with"
+        f" a core fewer than the machine, the client on the rest)."
+    )
+
+
+def spike_note(trials: list[dict[str, Any]], chosen: int) -> str:
+    """The spike is reported, not a criterion: what it would cost to serve it whole."""
+    at = next(t for t in trials if t["target_percent"] == chosen)
+    if not at["spike_underserved_s"]:
+        return "The spike (30 % to 100 % in one second) is served whole at this target too."
+    whole = [t for t in trials if not t["spike_underserved_s"]]
+    cost = (
+        f" serving it whole takes {max(whole, key=lambda t: t['target_percent'])['target_percent']}"
+        f" % or less, more pods all day for a 5-minute surge"
+        if whole
+        else " no candidate serves it whole"
+    )
+    return (
+        f"The spike (30 % to 100 % in one second) is under-served for"
+        f" {at['spike_underserved_s']} s at this target, while new pods start:{cost}; the"
+        f" scale-up policy and the start-up time decide it more than the target."
+    )
+
+
+def target_table(trials: list[dict[str, Any]], chosen: int, slo_p99_ms: float) -> str:
+    """Why the target: every candidate's simulated fleet, the chosen one marked."""
+    if not trials:
+        return ""
+    lines = [
+        "",
+        "## Why this HPA target",
+        "",
+        f"Each candidate target sized the fleet and drove it through the simulation above;"
+        f" every second's p99 is read off the measured curve at each pod's share of the rate,"
+        f" and the CPU the HPA sees off the measured CPU curve (batching makes a request"
+        f" cheaper under load, so CPU grows slower than the rate and the HPA reacts less to a"
+        f" rise near the knee). {chosen} % is the highest target at which the step staircase"
+        f" (jumps of +25 % to +100 % of the load, carried by the running pods for the HPA's"
+        f" sync period and the start-up) and the daily curve never leave p99 <="
+        f" {slo_p99_ms:g} ms. {spike_note(trials, chosen)}",
+        "",
+        "| target % | per-pod req/s at target | replicas | under-served s: step | spike | daily"
+        " | pod-hours: daily |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in trials:
+        mark = "**" if t["target_percent"] == chosen else ""
+        lines.append(
+            f"| {mark}{t['target_percent']}{mark} | {t['per_pod_rps_at_target']:.0f}"
+            f" | {t['min_replicas']}..{t['max_replicas']} | {t['step_underserved_s']}"
+            f" | {t['spike_underserved_s']} | {t['daily_underserved_s']}"
+            f" | {t['daily_pod_hours']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -133,5 +133,31 @@ def test_replan_from_a_saved_measurement(tmp_path: Path) -> None:
     doc = json.loads((out / "capacity-1cpu.json").read_text())
     assert doc["measured_by"] == "measure it"
     assert doc["capacity"]["slo_rps"] == 180
-    assert doc["recommendation"]["max_replicas"] == 25  # ceil(4000 / 162.5)
-    assert "Measured by: `measure it`" in (out / "capacity-1cpu.md").read_text()
+    # The simulation's target: above 35 % the step staircase pushes pods past the SLO before
+    # new ones are ready; at 35 % of 1 CPU and 4 ms per request a pod serves 87.5 req/s.
+    rec = doc["recommendation"]
+    assert (rec["target_percent"], rec["target_from"]) == (35, "simulation")
+    assert rec["max_replicas"] == 46  # ceil(4000 / 87.5)
+    trials = {t["target_percent"]: t for t in doc["target_trials"]}
+    assert trials[35]["step_underserved_s"] == trials[35]["daily_underserved_s"] == 0
+    assert trials[40]["step_underserved_s"] + trials[40]["daily_underserved_s"] > 0
+    md = (out / "capacity-1cpu.md").read_text()
+    assert "Measured by: `measure it`" in md and "## Why this HPA target" in md
+    assert "| **35** | 88 | 10..46 | 0 |" in md
+
+
+def test_locust_workers_for_the_peak_from_the_measured_rate_per_core(tmp_path: Path) -> None:
+    clients = tmp_path / "locust_clients.json"
+    rates = [{"client": "fast", "rps_per_client_core": 1000},
+             {"client": "http", "rps_per_client_core": 400}]  # fmt: skip
+    clients.write_text(json.dumps({"clients": rates}))
+    args = ["--capacity-rps", "180", "--startup-s", "2", "--peak-rps", "2000",
+            "--target-percent", "60", "--locust-clients", str(clients),
+            "--out", str(tmp_path)]  # fmt: skip
+    assert plan_capacity.main(args) == 0
+    doc = json.loads((tmp_path / "capacity-1cpu.json").read_text())
+    # Each worker at most 80 % busy: 2000 / (1000 x 0.8) = 2.5 -> 3 workers.
+    assert doc["recommendation"]["locust_workers"]["workers"] == 3
+    assert doc["recommendation"]["target_from"] == "--target-percent"
+    md = (tmp_path / "capacity-1cpu.md").read_text()
+    assert "| Locust workers (FastHttpUser, one core each) to send 2000 req/s | 3 |" in md
