@@ -23,12 +23,13 @@ from .commands import fenced_section, first, shell_commands
 from .kube import CHART, REPO, Cluster
 
 NAMESPACE = "autoscaling"
-# maxReplicas set for this 2-core node: 3 pods of half a core, the master and 2 workers.
+# maxReplicas set for this 2-core node (2 CPUs allocatable, 0.2 taken by the add-ons):
+# 3 pods of 0.3 CPU, the master's 0.1 and 2 workers of 0.3, the clients a third of the load.
 VALUES = [
-    "--set", "resources.cpu=500m",
+    "--set", "resources.cpu=300m",
     "--set", "autoscaling.minReplicas=1", "--set", "autoscaling.maxReplicas=3",
     "--set", "loadtest.enabled=true", "--set", "loadtest.workers=2",
-    "--set", "loadtest.cpu=200m", "--set", "loadtest.memoryMiB=256",
+    "--set", "loadtest.cpu=300m", "--set", "loadtest.memoryMiB=256",
     "--set", "loadtest.master.cpu=100m", "--set", "loadtest.master.memoryMiB=192",
     "--set", "loadtest.stepSeconds=30", "--set", "loadtest.stepCount=5",
     # The last step offers 4x what one pod serves at the HPA target: a scale-up for sure.

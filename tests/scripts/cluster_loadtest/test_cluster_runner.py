@@ -1,8 +1,9 @@
 """The cluster runner's timeline on a run recorded from the local cluster.
 
 cluster_events.json is what `python -m scripts.cluster_loadtest --record` saw during
-tests/cluster/test_autoscaling.py (HPA, service pods, their /metrics snapshots and the Locust
-pod, trimmed to what the timeline reads); reports/cluster-corebound.md was written from it.
+tests/cluster/test_autoscaling.py (HPA, service pods, their /metrics snapshots and the master
+Job, trimmed to what the timeline reads, and the run's summary from the results ConfigMap);
+reports/cluster-corebound.md was written from it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def test_the_committed_report_is_what_the_recorded_run_gives(tmp_path: Path) -> 
 
 def test_the_recorded_run_scaled_on_cpu_while_serving() -> None:
     tl = ct.replay(EVENTS)
-    assert tl.verdict == ct.Verdict(True, True, "Locust exited 0: the SLO held")
+    assert tl.verdict == ct.Verdict(True, True, "the master Job completed: the SLO held")
     assert tl.rows[0].hpa_current == 1
     assert max(r.hpa_desired or 0 for r in tl.rows) == 3
     assert max(r.pods_ready for r in tl.rows) == 3
@@ -41,18 +42,25 @@ def test_the_recorded_run_scaled_on_cpu_while_serving() -> None:
     ups = ct.scale_ups(tl)
     assert [n for _, n, _ in ups] == [2, 3]
     assert all(ready is not None for _, _, ready in ups)
-    assert json.loads(tl.verdict_line)["slo"] == "PASS"
+    summary = json.loads(tl.verdict_line)
+    assert summary["slo"] == "PASS" and summary["shape"] == "step" and summary["run"]
 
 
-def test_verdict_follows_the_locust_pod_phase() -> None:
+def test_verdict_follows_the_master_jobs_condition() -> None:
     failed = copy.deepcopy(EVENTS)
     last = next(e for e in reversed(failed) if e["kind"] == "loadtest")
-    last["object"]["status"]["phase"] = "Failed"
+    last["object"]["status"]["conditions"] = [
+        {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"},
+        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"},
+    ]
     verdict = ct.replay(failed).verdict
     assert verdict.done and not verdict.passed and verdict.exit_code == 1
+    assert "SLO was missed" in verdict.reason
+    last["object"]["status"]["conditions"][1]["reason"] = "DeadlineExceeded"
+    assert ct.replay(failed).verdict.reason == "the master Job failed: DeadlineExceeded"
     end = last["t"]
     assert not ct.replay([e for e in EVENTS if e["t"] < end]).verdict.done
-    assert ct.Timeline().verdict.reason == "no load-test pod seen"
+    assert ct.Timeline().verdict.reason == "no master Job seen"
 
 
 def test_terminating_and_deleted_pods_leave_the_ready_count() -> None:
@@ -72,6 +80,7 @@ def test_terminating_and_deleted_pods_leave_the_ready_count() -> None:
 def test_hpa_without_metrics_yet() -> None:
     assert ct.hpa_state({"status": {"currentReplicas": 2, "desiredReplicas": 2}}) == (2, 2, None)
     assert ct.loadtest_phase({"status": {}}) == "pending"
+    assert ct.loadtest_phase({"status": {"active": 1}}) == "running"
 
 
 def test_recording_keeps_only_what_the_timeline_reads() -> None:
