@@ -47,7 +47,7 @@ def test_hpa_targets_the_deployment_on_cpu(default: list[dict[str, Any]]) -> Non
             "type": "Resource",
             "resource": {
                 "name": "cpu",
-                "target": {"type": "Utilization", "averageUtilization": 40},
+                "target": {"type": "Utilization", "averageUtilization": 50},
             },
         }
     ]

@@ -138,18 +138,18 @@ def test_a_run_is_judged_once_and_kept_after_it_ends(
 @pytest.mark.parametrize(
     ("values", "workers"),
     [
-        # The last step: stepUsers x stepCount users x 9 req/s each, over 1000 req/s a worker.
-        # Defaults: 23 users x 5 steps = 115 users x 9 = 1035 req/s -> 1.035 -> 2 workers.
-        ({}, 2),
-        # 68 users a step (test_chart_loadtest_settings) x 5 x 9 = 3060 req/s -> 4 workers.
-        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 4),
-        # 7 x 5 x 9 = 315 req/s -> 1 worker.
+        # The last step: stepUsers x stepCount users x 9.5 req/s each, over 2100 req/s a worker.
+        # Defaults: 98 users x 5 steps = 490 users x 9.5 = 4655 req/s -> 2.2 -> 3 workers.
+        ({}, 3),
+        # 294 users a step (test_chart_loadtest_settings) x 5 x 9.5 = 13965 req/s -> 7 workers.
+        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 7),
+        # 7 x 5 x 9.5 = 332.5 req/s -> 1 worker.
         ({"loadtest": {"stepUsers": 7}}, 1),
-        # 1035 req/s over 250 a worker = 4.14 -> 5 workers.
-        ({"loadtest": {"plan": {"workerRequestsPerSecond": 250}}}, 5),
-        # 100 x 10 steps x 2 req/s = 2000 req/s: exactly 2 workers, not 3.
+        # 4655 req/s over 250 a worker = 18.6 -> 19 workers.
+        ({"loadtest": {"plan": {"workerRequestsPerSecond": 250}}}, 19),
+        # 210 x 10 steps x 2 req/s = 4200 req/s: exactly 2 workers, not 3.
         (
-            {"loadtest": {"stepUsers": 100, "stepCount": 10, "plan": {"userRequestsPerSecond": 2}}},
+            {"loadtest": {"stepUsers": 210, "stepCount": 10, "plan": {"userRequestsPerSecond": 2}}},
             2,
         ),
         # loadtest.workers wins over the plan.

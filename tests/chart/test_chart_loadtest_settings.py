@@ -75,11 +75,13 @@ def test_shape_and_extra_settings_reach_both_roles() -> None:
 @pytest.mark.parametrize(
     ("values", "users"),
     [
-        # 2 pods x 2 cores x 1000/3.16 req/s x 40 % x 2 = 1013 req/s; / 9 per user = 113 users
-        # over 5 steps -> 23 per step.
-        ({}, 23),
-        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 68),
-        ({"autoscaling": {"enabled": False}, "replicaCount": 1}, 29),
+        # 2 pods x 2 cores x 1000/0.86 req/s x 50 % x 2 = 4651 req/s; / 9.5 per user = 490
+        # users over 5 steps -> 98 per step.
+        ({}, 98),
+        # 3 pods x 4 cores: 13953 req/s -> 1469 users -> 294 per step.
+        ({"resources": {"cpu": 4}, "autoscaling": {"minReplicas": 3}}, 294),
+        # 1 pod x 2 cores at 100 % (no HPA target) x 2 = 4651 req/s again -> 98.
+        ({"autoscaling": {"enabled": False}, "replicaCount": 1}, 98),
         ({"loadtest": {"stepUsers": 7}}, 7),
     ],
 )

@@ -156,8 +156,8 @@ def test_locust_workers_for_the_peak_from_the_measured_rate_per_core(tmp_path: P
             "--out", str(tmp_path)]  # fmt: skip
     assert plan_capacity.main(args) == 0
     doc = json.loads((tmp_path / "capacity-1cpu.json").read_text())
-    # Each worker at most 80 % busy: 2000 / (1000 x 0.8) = 2.5 -> 3 workers.
-    assert doc["recommendation"]["locust_workers"]["workers"] == 3
+    # Each worker at most half busy: 2000 / (1000 x 0.5) = 4 workers.
+    assert doc["recommendation"]["locust_workers"]["workers"] == 4
     assert doc["recommendation"]["target_from"] == "--target-percent"
     md = (tmp_path / "capacity-1cpu.md").read_text()
-    assert "| Locust workers (FastHttpUser, one core each) to send 2000 req/s | 3 |" in md
+    assert "| Locust workers (FastHttpUser, one core each) to send 2000 req/s | 4 |" in md
