@@ -105,11 +105,15 @@ class Target:
     generated_config: str  # the env file the chart's settings ConfigMap becomes
 
 
-BASE = Target(BASE_DIR, {}, lambda name: not name.startswith("loadtest-"), "Kustomization",
-              "config.env")  # fmt: skip
+def _is_loadtest(name: str) -> bool:
+    return name.startswith("loadtest-")
+
+
+BASE = Target(BASE_DIR, {}, lambda name: not _is_loadtest(name), "Kustomization", "config.env")
 # The distributed load test, a kustomize Component: `components: [../../components/loadtest]`.
-LOADTEST = Target(COMPONENT_DIR, {"loadtest": {"enabled": True}},
-                  lambda name: name.startswith("loadtest-"), "Component", "loadtest.env")  # fmt: skip
+LOADTEST = Target(
+    COMPONENT_DIR, {"loadtest": {"enabled": True}}, _is_loadtest, "Component", "loadtest.env"
+)
 TARGETS = (BASE, LOADTEST)
 
 
