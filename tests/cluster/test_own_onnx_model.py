@@ -1,11 +1,14 @@
 """A user's model.onnx and nothing else, on the cluster: exported by the converters here,
 fetched by an init container, installed with `helm install`, checked by `helm test` (its
-predict check and its load test follow the served model), answering as onnxruntime does
-in-process; and a model call of 90 seconds that completes with no restart."""
+predict check follows the served model) and by a run of the chart's load test Jobs (which
+learn the model too), answering as onnxruntime does in-process; and a model call of 90
+seconds that completes with no restart."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -18,10 +21,10 @@ import onnx_models
 import pytest
 import yaml
 
-from loadtests import slo
+from scripts.cluster_loadtest import timeline
 
 from . import model_server
-from .kube import CHART, Cluster
+from .kube import CHART, REPO, Cluster
 
 NAMESPACE = "onnx-model"
 LONG_CALL_S = 90
@@ -59,8 +62,9 @@ def classifier(
 ) -> Iterator[onnx_models.OnnxModel]:
     install(
         cluster, tmp_path_factory.mktemp("values"), "classifier", "classifier.tar.gz",
-        "--set", "loadtest.enabled=true", "--set", "loadtest.cpu=300m",
-        "--set", "loadtest.memoryMiB=256", "--set", "loadtest.stepSeconds=15",
+        "--set", "loadtest.enabled=true", "--set", "loadtest.workers=1",
+        "--set", "loadtest.cpu=300m", "--set", "loadtest.memoryMiB=256",
+        "--set", "loadtest.master.cpu=100m", "--set", "loadtest.stepSeconds=15",
         "--set", "loadtest.stepCount=2",
         "--set", "loadtest.slo.p95Ms=5000", "--set", "loadtest.slo.p99Ms=10000",
     )  # fmt: skip
@@ -97,18 +101,23 @@ def call(port: int, path: str, body: Any = None, timeout: float = 30) -> Any:
         return json.load(response)
 
 
-def test_helm_test_passes_against_the_onnx_model_load_test_included(
-    cluster: Cluster, classifier: onnx_models.OnnxModel
+def test_helm_test_and_the_load_test_pass_against_the_onnx_model(
+    cluster: Cluster, classifier: onnx_models.OnnxModel, tmp_path: Path
 ) -> None:
     done = cluster.helm(
         "test", "classifier", "--namespace", NAMESPACE, "--timeout", "10m", "--logs", check=False
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    pod = "classifier-corebound-loadtest"
-    log = cluster.kubectl("--namespace", NAMESPACE, "logs", pod, "-c", "locust")
-    summary = slo.summary_in(log.stdout)
-    assert summary is not None and summary["slo"] == "PASS", log.stdout[-3000:]
-    assert summary["requests"] > 0 and summary["failures"] == 0
+    run = subprocess.run(
+        [sys.executable, "-m", "scripts.cluster_loadtest", "--release", "classifier",
+         "--namespace", NAMESPACE, "--out", str(tmp_path), "--record",
+         str(tmp_path / "events.json"), "--timeout-s", "600"],
+        cwd=REPO, env=cluster.env(), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    events = json.loads((tmp_path / "events.json").read_text())["events"]
+    summary = json.loads(timeline.replay(events).verdict_line)
+    assert summary["slo"] == "PASS" and summary["requests"] > 0 and summary["failures"] == 0
 
 
 def test_the_pods_answer_as_onnxruntime_in_process(
