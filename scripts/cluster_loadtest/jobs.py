@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from scripts.cluster_loadtest.timeline import job_condition
+
 # kubectl's mark on a Job made by hand from a CronJob (`kubectl create job --from`).
 INSTANTIATE = {"cronjob.kubernetes.io/instantiate": "manual"}
 
@@ -45,13 +47,4 @@ def set_env(container: dict[str, Any], env: dict[str, str]) -> None:
 
 def active_masters(jobs: list[dict[str, Any]]) -> list[str]:
     """Names of master Jobs still running: one run at a time, the workers find any master."""
-    running = []
-    for job in jobs:
-        conditions = (job.get("status") or {}).get("conditions") or []
-        finished = any(
-            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-            for c in conditions
-        )
-        if not finished:
-            running.append(str(job["metadata"]["name"]))
-    return running
+    return [str(job["metadata"]["name"]) for job in jobs if job_condition(job) is None]

@@ -65,9 +65,9 @@ def job(cluster: Cluster, name: str) -> dict[str, Any]:
     return found
 
 
-def ended_as(found: dict[str, Any]) -> str:
-    conditions = found["status"].get("conditions") or []
-    return next(c["type"] for c in conditions if c["type"] in ("Complete", "Failed"))
+def ended_as(found: dict[str, Any]) -> str | None:
+    condition = timeline.job_condition(found)
+    return None if condition is None else str(condition["type"])
 
 
 def test_distributed_step_load_scales_min_to_max_and_passes(

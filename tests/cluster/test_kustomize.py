@@ -15,10 +15,11 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+
+from scripts.cluster_loadtest.timeline import job_condition
 
 from .kube import REPO, Cluster
 
@@ -114,19 +115,12 @@ def run_the_overlays_load_test(cluster: Cluster, namespace: str) -> None:
                             input=master).stdout  # fmt: skip
     cluster.kubectl(*ns, "create", "-f", "-", input=short)
     deadline = time.monotonic() + 600
-    while not (ended := job_ended(cluster.json(*ns, "get", "job", "k"))):
+    while not (ended := job_condition(cluster.json(*ns, "get", "job", "k"))):
         assert time.monotonic() < deadline, "the overlay's load test did not end in 10 minutes"
         time.sleep(3)
-    assert ended == "Complete", cluster.kubectl(*ns, "logs", "job/k", "--all-containers").stdout
+    logs = cluster.kubectl(*ns, "logs", "job/k", "--all-containers").stdout
+    assert ended["type"] == "Complete", logs
     summary = cluster.kubectl(*ns, "get", "configmap", "corebound-loadtest-results", "-o",
                               r"jsonpath={.data.summary\.json}").stdout  # fmt: skip
     found = json.loads(summary)
     assert found["run"] == "k" and found["slo"] == "PASS" and found["requests"] > 0, found
-
-
-def job_ended(job: dict[str, Any]) -> str | None:
-    """Complete or Failed once the Job has ended, else None."""
-    for condition in job["status"].get("conditions") or []:
-        if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
-            return str(condition["type"])
-    return None
