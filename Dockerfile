@@ -99,6 +99,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     HOME=/tmp
 USER 10001:10001
+# Last, so a new revision rebuilds nothing but this metadata (scripts/release passes the
+# commit; `.source` links a GitHub package to its repository).
+ARG REVISION=unknown
+LABEL org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/corebound/corebound"
 # A Job, not a server: nothing to probe.
 HEALTHCHECK NONE
 ENTRYPOINT ["locust"]
@@ -132,6 +137,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     MODEL_DIR=/app/models/default \
     PROMETHEUS_MULTIPROC_DIR=/run/prometheus
 USER 10001:10001
+ARG REVISION=unknown
+LABEL org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/corebound/corebound"
 EXPOSE 8000
 # For docker/compose; Kubernetes ignores it and uses the chart's probes on the same path.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from . import app_images, build, components, down, plan, procs, progress, up
-from .layout import Layout, cache_root
+from . import build, components, down, plan, procs, progress, up
+from .layout import Layout
 from .modules import VERSIONS
 
 
@@ -16,11 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser(
         "up",
-        help="build what is missing, start the cluster (or restart what a rebuild replaced), "
-        "import images",
+        help="build what is missing, start the cluster and its registry (or restart what a "
+        "rebuild replaced), push the project's release to that registry",
     )
     start.add_argument(
-        "--no-app-images", action="store_true", help="skip building the project's own images"
+        "--no-release", action="store_true", help="skip building and pushing the project's release"
     )
     sub.add_parser("down", help="stop everything `up` started and remove what it made")
     sub.add_parser("status", help="which of the cluster's processes run, on current binaries")
@@ -43,9 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         with progress.step("down"):
             down.down(layout)
         return 0
-    logs = cache_root() / "cluster" / "image-build-logs"
-    app = [] if args.no_app_images else app_images.build(logs)
-    up.up(layout, app)
+    up.up(layout, release=not args.no_release)
     return 0
 
 

@@ -73,6 +73,19 @@ COMPONENTS = (
         "helm.sh/helm/v3/cmd/helm",
         (f"-X helm.sh/helm/v3/internal/version.version={VERSIONS['helm']}",),
     ),
+    Component(
+        "registry",
+        "registry",
+        "github.com/distribution/distribution/v3/cmd/registry",
+        (f"-X github.com/distribution/distribution/v3/version.version={VERSIONS['registry']}",),
+    ),
+    Component(
+        "actionlint",
+        "actionlint",
+        "github.com/rhysd/actionlint/cmd/actionlint",
+        # What its GoReleaser config stamps (no leading v); unset, -version says "(devel)".
+        (f"-X github.com/rhysd/actionlint.version={VERSIONS['actionlint'].lstrip('v')}",),
+    ),
 )
 
 
@@ -89,10 +102,15 @@ def _stamp(component: Component) -> str:
     return digest.hexdigest()
 
 
-def ensure(layout: Layout) -> None:
-    """Builds every binary whose stamp differs from the cached one."""
+def ensure(layout: Layout, only: tuple[str, ...] = ()) -> None:
+    """Builds every binary (or only those named) whose stamp differs from the cached one."""
+    unknown = set(only) - {component.name for component in COMPONENTS}
+    if unknown:
+        raise ValueError(f"no such component: {sorted(unknown)}")
     layout.bin.mkdir(parents=True, exist_ok=True)
     for component in COMPONENTS:
+        if only and component.name not in only:
+            continue
         stamp_file = layout.bin / f".{component.name}.stamp"
         stamp = _stamp(component)
         binary = layout.bin / component.name

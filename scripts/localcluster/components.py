@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import configs, health
+from . import configs, health, registry
 from .layout import API_PORT, NODE_IP, NODE_NAME, SERVICE_CIDR, Layout
 
 
@@ -26,6 +26,7 @@ class Component:
     ready: health.Check | None = None  # awaited before the next one starts
     ready_s: float = 120
     files: Callable[[Layout], dict[Path, str]] = _no_files  # config files it reads at start
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment it starts with
 
 
 def _containerd(layout: Layout) -> list[str]:
@@ -131,6 +132,7 @@ def _containerd_files(layout: Layout) -> dict[Path, str]:
     return {
         layout.config / "containerd.toml": configs.containerd(layout),
         layout.cni_conf_dir / "10-corebound.conflist": configs.cni_conflist(layout),
+        layout.registry_hosts / registry.HOST / "hosts.toml": registry.containerd_hosts(layout),
     }
 
 
@@ -145,6 +147,8 @@ def _kube_proxy_files(layout: Layout) -> dict[Path, str]:
 CONTAINERD = "containerd"
 
 ORDER = (
+    # First up, last down: nothing else needs it to start, and pods pull from it until the end.
+    Component("registry", registry.argv, registry.ready, 60, registry.files, registry.ENV),
     Component(CONTAINERD, _containerd, health.containerd_ready, 30, _containerd_files),
     Component("etcd", _etcd, health.etcd_ready, 60),
     Component("kube-apiserver", _apiserver, health.apiserver_ready),

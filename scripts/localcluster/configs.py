@@ -51,6 +51,9 @@ state = "{layout.containerd_state}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN_DIR}"
     conf_dir = "{layout.cni_conf_dir}"
+  # hosts.toml per registry: the local registry's CA (registry.containerd_hosts).
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{layout.registry_hosts}"
 """
 
 
@@ -122,6 +125,12 @@ nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
 fileCheckFrequency: 10s
 serializeImagePulls: false
+# An image the kubelet pulled with a secret runs only for pods holding valid credentials for
+# it, not for any pod on the node once it is present (KEP-2862; the imported add-on images
+# are preloaded and exempt). Without it a wrong pull secret goes unnoticed on a warm node.
+featureGates:
+  KubeletEnsureSecretPulledImages: true
+imagePullCredentialsVerificationPolicy: NeverVerifyPreloadedImages
 """
 
 

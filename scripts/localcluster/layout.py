@@ -99,6 +99,16 @@ class Layout:
     def cni_ipam_dir(self) -> Path:
         return self.state / "cni-ipam"
 
+    @property
+    def registry(self) -> Path:
+        """The registry's storage and credentials."""
+        return self.state / "registry"
+
+    @property
+    def registry_hosts(self) -> Path:
+        """containerd's config_path: a hosts.toml per registry it pulls from."""
+        return self.config / "certs.d"
+
     def tool(self, name: str) -> Path:
         return self.bin / name
 

@@ -21,6 +21,8 @@ UPSTREAM = {
     "coredns": "github.com/coredns/coredns",
     "metrics-server": "sigs.k8s.io/metrics-server",
     "helm": "helm.sh/helm/v3",
+    "registry": "github.com/distribution/distribution/v3",
+    "actionlint": "github.com/rhysd/actionlint",  # lints .github/workflows, not a cluster part
 }
 
 

@@ -38,6 +38,8 @@ LEAVES = (
     # The kubelet's serving certificate; metrics-server and `kubectl logs` connect to it.
     Leaf("kubelet", f"/CN={NODE_NAME}", f"DNS:{NODE_NAME},DNS:localhost,IP:{NODE_IP},IP:127.0.0.1"),
     Leaf("front-proxy-client", "/CN=front-proxy-client", ca="front-proxy-ca"),
+    # The registry's serving certificate; containerd, podman and helm verify it with the CA.
+    Leaf("registry", "/CN=corebound-registry", f"IP:{NODE_IP},IP:127.0.0.1,DNS:localhost"),
 )
 
 # Which component's kubeconfig uses which client certificate.
@@ -77,21 +79,25 @@ def _leaf(pki: Path, leaf: Leaf) -> None:
 
 
 def ensure(layout: Layout) -> None:
-    """Makes the PKI and kubeconfigs unless a complete set is already there."""
+    """Makes whatever part of the PKI and kubeconfigs is missing; what exists is kept, so a
+    cluster made before a new leaf was added gains just that leaf."""
     pki = layout.pki
-    if (pki / "complete").exists():
-        return
     pki.mkdir(parents=True, exist_ok=True)
-    _ca(pki, "ca", "/CN=corebound-local-ca")
-    _ca(pki, "front-proxy-ca", "/CN=corebound-front-proxy-ca")
+    for ca, subject in (("ca", "/CN=corebound-local-ca"),
+                        ("front-proxy-ca", "/CN=corebound-front-proxy-ca")):  # fmt: skip
+        if not (pki / f"{ca}.crt").exists():
+            _ca(pki, ca, subject)
     for leaf in LEAVES:
-        _leaf(pki, leaf)
-    _openssl("genrsa", "-out", "service-account.key", "2048", cwd=pki)
-    _openssl("rsa", "-in", "service-account.key", "-pubout", "-out", "service-account.pub", cwd=pki)
+        if not (pki / f"{leaf.name}.crt").exists():  # openssl writes the key first
+            _leaf(pki, leaf)
+    if not (pki / "service-account.pub").exists():
+        _openssl("genrsa", "-out", "service-account.key", "2048", cwd=pki)
+        _openssl("rsa", "-in", "service-account.key", "-pubout", "-out", "service-account.pub",
+                 cwd=pki)  # fmt: skip
     for name, cert in KUBECONFIGS.items():
         path = layout.kubeconfig if name == "admin" else layout.config / f"{name}.kubeconfig"
-        write_kubeconfig(path, pki, cert)
-    (pki / "complete").write_text("")
+        if not path.exists():
+            write_kubeconfig(path, pki, cert)
 
 
 def _b64(path: Path) -> str:

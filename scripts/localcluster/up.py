@@ -10,6 +10,7 @@ import subprocess
 
 from . import (
     addons,
+    app_release,
     build,
     components,
     configs,
@@ -21,11 +22,12 @@ from . import (
     plan,
     procs,
     progress,
+    registry,
 )
 from .layout import Layout
 
 
-def up(layout: Layout, app_images: list[str]) -> None:
+def up(layout: Layout, release: bool = True) -> None:
     with progress.step("build binaries"):
         build.ensure(layout)
     chosen = plan.decide(components.names(), plan.survey(layout), lambda: health.node_ready(layout))
@@ -46,8 +48,8 @@ def up(layout: Layout, app_images: list[str]) -> None:
         images.import_images(layout, images.build_addon_images(layout))
     with progress.step("add-ons: CoreDNS, metrics-server"):
         _addons(layout)
-    with progress.step("images: import the project's images"):
-        images.import_images(layout, app_images)
+    if release:
+        app_release.release(layout)
     progress.say(f"ready: export KUBECONFIG={layout.kubeconfig}")
 
 
@@ -62,8 +64,9 @@ def _start(layout: Layout, names: tuple[str, ...]) -> None:
     of a process left running (a restarted server's clients must have reconnected)."""
     with progress.step("host: node address, sysctls"):
         host.prepare()
-    with progress.step("certificates and kubeconfigs"):
+    with progress.step("certificates, kubeconfigs, registry credentials"):
         pki.ensure(layout)
+        registry.ensure_credentials(layout)
     for component in components.ORDER:
         starts = component.name in names
         if not starts and component.ready is None:
@@ -71,7 +74,7 @@ def _start(layout: Layout, names: tuple[str, ...]) -> None:
         with progress.step(f"{'start' if starts else 'wait for'} {component.name}"):
             if starts:
                 configs.write(component.files(layout))
-                procs.start(layout, component.name, component.argv(layout))
+                procs.start(layout, component.name, component.argv(layout), dict(component.env))
             if component.ready is not None:
                 _await(layout, component.name, component.ready, component.ready_s)
 

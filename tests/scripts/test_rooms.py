@@ -16,6 +16,7 @@ ROOMS = {
     "convert": [],
     "local": ["loadgen"],
     "e2e": [],
+    "release": [],
 }
 
 

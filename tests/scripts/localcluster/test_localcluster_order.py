@@ -17,6 +17,7 @@ def layout_in(root: Path) -> Layout:
 
 def test_servers_start_before_their_clients() -> None:
     assert components.names() == (
+        "registry",
         "containerd",
         "etcd",
         "kube-apiserver",
@@ -30,7 +31,8 @@ def test_servers_start_before_their_clients() -> None:
 def test_stop_order_is_the_start_order_reversed() -> None:
     stopped = [component.name for component in components.stop_order()]
     assert stopped == list(reversed(components.names()))
-    assert stopped[-1] == components.CONTAINERD  # its pods are killed just before it stops
+    # Its pods are killed just before it stops; the registry they pull from goes last.
+    assert stopped[-2:] == [components.CONTAINERD, "registry"]
 
 
 def test_every_process_but_containerd_runs_a_binary_the_build_makes(tmp_path: Path) -> None:
@@ -49,7 +51,7 @@ def test_every_process_but_containerd_runs_a_binary_the_build_makes(tmp_path: Pa
 
 def test_the_servers_everything_waits_on_have_a_readiness_check() -> None:
     checked = {component.name for component in components.ORDER if component.ready}
-    assert {"containerd", "etcd", "kube-apiserver", "kubelet"} <= checked
+    assert {"registry", "containerd", "etcd", "kube-apiserver", "kubelet"} <= checked
 
 
 def test_each_config_file_belongs_to_one_process(tmp_path: Path) -> None:
@@ -62,6 +64,8 @@ def test_each_config_file_belongs_to_one_process(tmp_path: Path) -> None:
     assert owners == {
         "containerd.toml": "containerd",
         "10-corebound.conflist": "containerd",
+        "hosts.toml": "containerd",
+        "registry.yaml": "registry",
         "kubelet.yaml": "kubelet",
         "kube-proxy.yaml": "kube-proxy",
     }
