@@ -1,6 +1,6 @@
 """Shared fixtures, and the lanes: a test's lane is the directory it lives in.
 
-    tests/live/     slow       real gunicorn, Locust or wrk processes (seconds each)
+    tests/live/     slow       real gunicorn, Locust, wrk or actionlint processes (seconds each)
     tests/cgroup/   slow,cgroup  a CFS quota or memory limit made here (root, writable cgroupfs)
     tests/e2e/      slow,container  images built and run with podman (minutes)
     tests/cluster/  cluster    a real Kubernetes cluster
