@@ -206,17 +206,3 @@ def test_service_account_does_not_mount_a_token(default: list[dict[str, Any]]) -
 
     assert account["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == account["metadata"]["name"]
-
-
-def test_images_default_to_the_app_version_without_a_registry(
-    everything: list[dict[str, Any]],
-) -> None:
-    images = {
-        c["image"]
-        for _, spec in ct.pod_specs(everything)
-        for c in spec["containers"] + spec.get("initContainers", [])
-    }
-
-    assert images == {"corebound:0.1.0", "corebound-loadtest:0.1.0"}
-    pinned = ct.server_container(ct.render({"image": {"digest": "sha256:" + "a" * 64}}))
-    assert pinned["image"] == "corebound@sha256:" + "a" * 64

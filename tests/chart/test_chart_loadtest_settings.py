@@ -95,7 +95,7 @@ def test_users_are_sized_from_the_capacity_plan(values: dict[str, Any], users: i
 @pytest.mark.parametrize(
     ("image", "loadtest_image", "expected"),
     [
-        ({}, {}, "corebound-loadtest:0.1.0"),
+        ({}, {}, "ghcr.io/corebound/corebound-loadtest:0.1.0"),
         (
             {"repository": "registry.example/ml/corebound"},
             {},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import chart_tools as ct
 
 # --- NOTES ----------------------------------------------------------------------------------
@@ -47,3 +49,44 @@ def test_notes_make_a_run_from_both_cronjobs() -> None:
     assert workers == 1 and f"and {workers} worker pod(s) per run" in notes
     # Another shape for one run: a setting the ConfigMap gives, overridden on the Job.
     assert "kubectl set env --local -f - LOAD_SHAPE=spike" in notes
+
+
+def notes(values: dict[str, Any] | str | None = None) -> str:
+    """NOTES.txt for these values, or for a ci/ values file's name."""
+    if isinstance(values, str):
+        values = ct.values_file(ct.CHART_DIR / "ci" / f"{values}-values.yaml")
+    return ct.render_files(values)[f"{ct.RELEASE}/templates/NOTES.txt"]
+
+
+def test_notes_say_the_default_image_is_the_published_one() -> None:
+    default = notes()
+    published = ct.default_values()["image"]["repository"]
+
+    assert f"Image {published}:0.1.0: the project's published image" in default
+    assert "python -m scripts.release --registry <registry>" in default
+    assert "image.repository=<registry>/corebound" in default
+    assert "imagePullSecrets for a private registry" in default
+    own = notes("private-pool")
+    assert "Image registry.example/ml/corebound:0.1.0.\n" in own
+    assert "published" not in own and "scripts.release" not in own
+
+
+def test_notes_explain_a_failing_pull_and_its_fix() -> None:
+    default = notes()
+    fix = default.split("ErrImagePull or ImagePullBackOff", 1)[1]
+
+    assert "`kubectl get pods`" in default.split("ErrImagePull", 1)[0].rsplit("\n", 1)[1] + fix
+    for said in ("kubectl describe pod", '"401 Unauthorized"', '"failed to authorize"'):
+        assert said in fix
+    assert f"kubectl --namespace {ct.NAMESPACE} create secret docker-registry regcred" in fix
+    assert "--docker-server=ghcr.io" in fix  # the image's registry
+    assert "--set imagePullSecrets[0].name=regcred" in fix
+    assert "retry by\nthemselves" in fix or "retry by themselves" in fix.replace("\n", " ")
+    # With secrets set, NOTES say which ones, and the registry is the image's.
+    private = notes("private-pool").split("ErrImagePull or ImagePullBackOff", 1)[1]
+    assert "(this release pulls with regcred)" in private
+    assert "--docker-server=registry.example " in private
+    # No registry host in the repository (a Docker Hub short name): a placeholder.
+    hub = notes({"image": {"repository": "corebound"}})
+    assert "--docker-server=<registry> " in hub
+

@@ -16,7 +16,7 @@ CI_IDS = [p.name.removesuffix("-values.yaml") for p in ct.CI_VALUES]
 def test_ci_matrix_covers_the_issue() -> None:
     wanted = {
         "default", "cpu-1", "cpu-2-string", "cpu-4", "cpu-1500m", "model-small", "model-2gib",
-        "hpa-off", "loadtest", "networkpolicy", "servicemonitor",
+        "hpa-off", "loadtest", "networkpolicy", "servicemonitor", "digests",
     }  # fmt: skip
     assert wanted <= set(CI_IDS)
 

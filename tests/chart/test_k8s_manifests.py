@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import chart_tools as ct
+import helm_python
 import pytest
 import yaml
 
@@ -211,3 +212,26 @@ def test_overlays_offer_the_charts_load_test_in_their_namespace(name: str) -> No
             {"configMapRef": {"name": settings["metadata"]["name"]}}
         ]
         assert cronjob["spec"]["suspend"] is True
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_images_name_the_published_images_at_the_app_version(name: str) -> None:
+    """An `images:` entry whose name matches no container changes nothing, silently: each
+    names an image the base and the load test component run, at the chart's appVersion."""
+    kustomization = yaml.safe_load(
+        (ct.K8S_DIR / "overlays" / name / "kustomization.yaml").read_text()
+    )
+    with helm_python.Chart.load(ct.CHART_DIR) as chart:
+        version = chart.metadata["appVersion"]
+    published = ct.default_values()["image"]["repository"]
+    overlay = kustomize(ct.K8S_DIR / "overlays" / name)
+
+    assert kustomization["images"] == [
+        {"name": published, "newTag": version},
+        {"name": f"{published}-loadtest", "newTag": version},
+    ]
+    assert {
+        c["image"]
+        for _, spec in ct.pod_specs(overlay)
+        for c in spec["containers"] + spec.get("initContainers", [])
+    } == {f"{published}:{version}", f"{published}-loadtest:{version}"}

@@ -3,16 +3,6 @@ Client pods: the load test and `helm test` pods, which reach the service through
 Service and wait for it with the probe program.
 */}}
 
-{{/* The load test image: loadtest.image, its repository defaulting to `<image.repository>-loadtest`. */}}
-{{- define "corebound.loadtestImage" -}}
-{{- $image := deepCopy .Values.loadtest.image }}
-{{- if not $image.repository }}
-{{- $_ := set $image "repository" (printf "%s-loadtest" .Values.image.repository) }}
-{{- end }}
-{{- $_ := set $image "digest" "" }}
-{{- include "corebound.image" (list . $image) }}
-{{- end }}
-
 {{/*
 What the load test and `helm test` pods share with the service pods so they can pull and be
 scheduled on the same (private, tainted, prioritised) pools. Indented for a pod spec.

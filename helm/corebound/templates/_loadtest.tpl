@@ -86,7 +86,7 @@ spec:
       initContainers:
         # Load starts once the pods it is sized for are ready: model loading is not the SLO's business.
         - name: wait-ready
-          image: {{ include "corebound.loadtestImage" $ }}
+          image: {{ include "corebound.image" (list $ "loadtest") }}
           imagePullPolicy: {{ $l.image.pullPolicy }}
           {{- if $master }}
           command: {{ include "corebound.loadtestWaitCommand" $ | trim }}
@@ -101,7 +101,7 @@ spec:
         {{- if not $master }}
         # Locust's worker gives up at once on a name that does not resolve yet.
         - name: wait-master
-          image: {{ include "corebound.loadtestImage" $ }}
+          image: {{ include "corebound.image" (list $ "loadtest") }}
           imagePullPolicy: {{ $l.image.pullPolicy }}
           command: ["python", "-m", "service.probe", "resolve", {{ include "corebound.loadtestMasterHost" $ | quote }}, "--timeout", "{{ $l.readyTimeoutSeconds }}"]
           securityContext:
@@ -112,7 +112,7 @@ spec:
         {{- end }}
       containers:
         - name: locust
-          image: {{ include "corebound.loadtestImage" $ }}
+          image: {{ include "corebound.image" (list $ "loadtest") }}
           imagePullPolicy: {{ $l.image.pullPolicy }}
           {{- if $master }}
           command: ["python", "-m", "loadtests.publish", "--configmap", {{ include "corebound.loadtestResults" $ | quote }}, "--", "locust"]

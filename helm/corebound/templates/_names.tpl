@@ -32,13 +32,27 @@ image references.
 {{- end }}
 {{- end }}
 
-{{/* `repository:tag` (tag defaults to appVersion) or `repository@digest`. Call with (list $ .Values.image). */}}
+{{/*
+The image of every container the chart makes: (list $ "service") or (list $ "loadtest").
+`repository@digest` when a digest is set (one exact build; the tag is then not used), else
+`repository:tag` with the tag defaulting to appVersion. The loadtest repository defaults to
+`<image.repository>-loadtest`: the release command pushes both under one registry.
+*/}}
 {{- define "corebound.image" -}}
 {{- $ := index . 0 }}
-{{- $image := index . 1 }}
-{{- if $image.digest }}
-{{- printf "%s@%s" $image.repository $image.digest }}
-{{- else }}
-{{- printf "%s:%s" $image.repository (default $.Chart.AppVersion $image.tag) }}
+{{- $image := get (dict "service" $.Values.image "loadtest" $.Values.loadtest.image) (index . 1) }}
+{{- if not $image }}
+{{- fail (printf "corebound.image: no image %q (service or loadtest)" (index . 1)) }}
 {{- end }}
+{{- $repository := $image.repository | default (printf "%s-loadtest" $.Values.image.repository) }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default $.Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The project's published service image: image.repository's default, which NOTES name. */}}
+{{- define "corebound.publishedRepository" -}}
+ghcr.io/corebound/corebound
 {{- end }}
