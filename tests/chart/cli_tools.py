@@ -22,6 +22,8 @@ SCHEMA_TEMPLATE = (
     "{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}"
     "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 )
+# kubeconform's template for the CRD schemas kept in tests/chart/schemas.
+CRD_SCHEMA_TEMPLATE = "{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json"
 
 
 def find(name: str, env_var: str) -> str | None:

@@ -60,7 +60,9 @@ def kubeconform(
     return subprocess.run(
         [KUBECONFORM, "-strict", "-summary", "-output", "json", "-kubernetes-version", version,
          "-skip", ",".join(ct.CRD_KINDS),
-         "-schema-location", f"{schema_root}/{cli_tools.SCHEMA_TEMPLATE}", *map(str, files)],
+         "-schema-location", f"{schema_root}/{cli_tools.SCHEMA_TEMPLATE}",
+         "-schema-location", f"{ct.CRD_SCHEMA_DIR}/{cli_tools.CRD_SCHEMA_TEMPLATE}",
+         *map(str, files)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -94,6 +96,22 @@ def test_kubeconform_refuses_an_unknown_field(schema_root: Path, tmp_path: Path)
 
     assert run.returncode == 1
     assert "cpus" in run.stdout
+
+
+@needs["kubeconform"]
+def test_kubeconform_checks_the_httproute_against_the_gateway_api_schema(
+    schema_root: Path, tmp_path: Path
+) -> None:
+    docs = ct.render(ct.values_file(ct.CHART_DIR / "ci" / "httproute-values.yaml"))
+    ct.one(docs, "HTTPRoute")["spec"]["rules"][0]["backendRefs"][0]["port"] = "http"
+    (tmp_path / "bad.yaml").write_text(ct.dump(docs))
+
+    run = kubeconform([tmp_path / "bad.yaml"], OLDEST, schema_root)
+
+    (invalid,) = json.loads(run.stdout)["resources"]
+    assert run.returncode == 1
+    assert (invalid["kind"], invalid["status"]) == ("HTTPRoute", "statusInvalid")
+    assert "/spec/rules/0/backendRefs/0/port" in invalid["msg"]
 
 
 @needs["helm"]

@@ -90,3 +90,26 @@ def test_notes_explain_a_failing_pull_and_its_fix() -> None:
     hub = notes({"image": {"repository": "corebound"}})
     assert "--docker-server=<registry> " in hub
 
+
+def test_notes_show_the_routes_from_outside() -> None:
+    assert "From outside" not in notes()
+    ingress = notes("ingress")
+    assert "through the Ingress corebound (class nginx):" in ingress
+    assert "  https://models.example.com/\n" in ingress  # TLS for this host
+    assert "  http://infer.internal.example.com/v2\n" in ingress
+    assert "  http://infer.internal.example.com/v1/predict\n" in ingress
+    any_host = notes({"ingress": {"enabled": True}})
+    assert "  http://<any host>/\n" in any_host
+    route = notes("httproute")
+    assert "through the HTTPRoute corebound for models.example.com, attached to\n" in route
+    assert "Gateway gateway-system/public; whether they accepted it:" in route
+    assert f"--namespace {ct.NAMESPACE} get httproute {ct.RELEASE} -o jsonpath=" in route
+
+
+def test_notes_warn_when_the_policy_must_admit_the_controller() -> None:
+    warning = "networkPolicy.ingressFrom admits only the peers it lists"
+
+    assert warning in notes("networkpolicy")  # an Ingress behind a restricting policy
+    assert warning not in notes("ingress")  # no policy
+    only_policy = ct.values_file(ct.CHART_DIR / "ci" / "networkpolicy-values.yaml")
+    assert warning not in notes({**only_policy, "ingress": {"enabled": False}})

@@ -16,7 +16,8 @@ CI_IDS = [p.name.removesuffix("-values.yaml") for p in ct.CI_VALUES]
 def test_ci_matrix_covers_the_issue() -> None:
     wanted = {
         "default", "cpu-1", "cpu-2-string", "cpu-4", "cpu-1500m", "model-small", "model-2gib",
-        "hpa-off", "loadtest", "networkpolicy", "servicemonitor", "digests",
+        "hpa-off", "loadtest", "networkpolicy", "servicemonitor", "ingress", "httproute",
+        "internal-lb", "digests",
     }  # fmt: skip
     assert wanted <= set(CI_IDS)
 
@@ -69,7 +70,7 @@ def test_every_value_is_documented_by_a_comment_naming_it() -> None:
         "topologySpread", "service", "serviceAccount", "autoscaling", "autoscaling.scaleUp",
         "autoscaling.scaleDown", "podDisruptionBudget", "networkPolicy", "serviceMonitor",
         "loadtest", "loadtest.image", "loadtest.slo", "loadtest.plan", "loadtest.master", "probe",
-        "test",
+        "test", "ingress", "httpRoute",
     }  # fmt: skip
     # Documented as one block.
     whole_blocks = {"podSecurityContext", "securityContext", "serviceMonitor.labels"}

@@ -42,4 +42,42 @@ runs them.
 {{- if gt (float64 .Values.loadtest.slo.p95Ms) (float64 .Values.loadtest.slo.p99Ms) }}
 {{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}
 {{- end }}
+{{- include "corebound.validateRoutes" . }}
+{{- end }}
+
+{{/* The Ingress and the HTTPRoute: what each needs once enabled. */}}
+{{- define "corebound.validateRoutes" -}}
+{{- $ing := .Values.ingress }}
+{{- if and $ing.enabled (not $ing.hosts) }}
+{{- fail "ingress.hosts: at least one rule when ingress.enabled (host \"\" with path / routes every host)" }}
+{{- end }}
+{{- if $ing.enabled }}
+{{- $routed := list }}
+{{- range $ing.hosts }}{{ $routed = append $routed (.host | default "") }}{{ end }}
+{{- range $i, $tls := $ing.tls }}
+{{- range $tls.hosts }}
+{{- $host := . }}
+{{- $covered := false }}
+{{- range $routed }}
+{{- if or (eq . "") (eq . $host) (include "corebound.wildcardMatches" (list . $host)) (include "corebound.wildcardMatches" (list $host .)) }}
+{{- $covered = true }}
+{{- end }}
+{{- end }}
+{{- if not $covered }}
+{{- fail (printf "ingress.tls[%d].hosts: %q is not one of ingress.hosts (%s): the Ingress would serve a certificate for a host it does not route" $i $host (join ", " $routed)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
+{{- fail "httpRoute.parentRefs is required when httpRoute.enabled: name the Gateway to attach to, e.g. --set httpRoute.parentRefs[0].name=<gateway> (and .namespace when it is in another namespace)" }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the first host is a wildcard (`*.example.com`) covering the second. */}}
+{{- define "corebound.wildcardMatches" -}}
+{{- $pattern := index . 0 }}
+{{- if hasPrefix "*." $pattern }}
+{{- if regexMatch (printf "^[^.]+%s$" (trimPrefix "*" $pattern | regexQuoteMeta)) (index . 1) }}true{{ end }}
+{{- end }}
 {{- end }}
