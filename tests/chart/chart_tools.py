@@ -28,6 +28,8 @@ CHART_DIR = REPO / "helm" / "corebound"
 CI_VALUES = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
 K8S_DIR = REPO / "k8s"
 RELEASE = "corebound"
+# The images' tag unless values say otherwise.
+APP_VERSION = str(yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["appVersion"])
 NAMESPACE = "corebound"
 # Oldest supported (the chart's kubeVersion), a middle one, and the newest schemas shipped.
 KUBE_VERSIONS = ("1.29.0", "1.33.0", "1.37.0")

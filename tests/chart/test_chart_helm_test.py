@@ -31,7 +31,7 @@ def test_pod_is_a_hook_kept_for_its_logs(test_pod: dict[str, Any]) -> None:
     assert test_pod["spec"]["restartPolicy"] == "Never"
     container = test_pod["spec"]["containers"][0]
     # The loadtest image: its model check is the load test's own (loadtests/modelcheck.py).
-    assert container["image"] == "ghcr.io/corebound/corebound-loadtest:0.1.0"
+    assert container["image"] == f"ghcr.io/corebound/corebound-loadtest:{ct.APP_VERSION}"
     assert container["command"][:4] == ["python", "-m", "loadtests.modelcheck", ct.SERVICE_URL]
 
 

@@ -14,6 +14,7 @@ import pytest
 PUBLISHED = "ghcr.io/corebound/corebound"
 SERVICE_DIGEST = "sha256:" + "0123456789abcdef" * 4
 LOADTEST_DIGEST = "sha256:" + "fedcba9876543210" * 4
+V = ct.APP_VERSION
 
 
 def images(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -29,8 +30,8 @@ def test_defaults_are_the_published_images_at_the_app_version(
 ) -> None:
     found = images(everything)
 
-    assert found.pop(f"Deployment/{ct.RELEASE}") == {f"{PUBLISHED}:0.1.0"}
-    assert found == {name: {f"{PUBLISHED}-loadtest:0.1.0"} for name in found}
+    assert found.pop(f"Deployment/{ct.RELEASE}") == {f"{PUBLISHED}:{V}"}
+    assert found == {name: {f"{PUBLISHED}-loadtest:{V}"} for name in found}
     assert len(found) == 3  # both CronJobs and the helm test pod
     assert ct.default_values()["image"]["repository"] == PUBLISHED
 
@@ -51,22 +52,22 @@ def test_digests_pin_every_container_to_one_build() -> None:
         (
             {"image": {"tag": "9", "digest": SERVICE_DIGEST}},
             f"{PUBLISHED}@{SERVICE_DIGEST}",
-            f"{PUBLISHED}-loadtest:0.1.0",
+            f"{PUBLISHED}-loadtest:{V}",
         ),
         (
             {"loadtest": {"image": {"tag": "9", "digest": LOADTEST_DIGEST}}},
-            f"{PUBLISHED}:0.1.0",
+            f"{PUBLISHED}:{V}",
             f"{PUBLISHED}-loadtest@{LOADTEST_DIGEST}",
         ),
         # The release command's build tag, and a registry of your own for both.
         (
-            {"image": {"repository": "r.example/ml/corebound", "tag": "0.1.0-0123abcd"}},
-            "r.example/ml/corebound:0.1.0-0123abcd",
-            "r.example/ml/corebound-loadtest:0.1.0",
+            {"image": {"repository": "r.example/ml/corebound", "tag": f"{V}-0123abcd"}},
+            f"r.example/ml/corebound:{V}-0123abcd",
+            f"r.example/ml/corebound-loadtest:{V}",
         ),
         (
             {"loadtest": {"image": {"repository": "other/locust", "digest": LOADTEST_DIGEST}}},
-            f"{PUBLISHED}:0.1.0",
+            f"{PUBLISHED}:{V}",
             f"other/locust@{LOADTEST_DIGEST}",
         ),
     ],

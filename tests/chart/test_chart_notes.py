@@ -62,12 +62,12 @@ def test_notes_say_the_default_image_is_the_published_one() -> None:
     default = notes()
     published = ct.default_values()["image"]["repository"]
 
-    assert f"Image {published}:0.1.0: the project's published image" in default
+    assert f"Image {published}:{ct.APP_VERSION}: the project's published image" in default
     assert "python -m scripts.release --registry <registry>" in default
     assert "image.repository=<registry>/corebound" in default
     assert "imagePullSecrets for a private registry" in default
     own = notes("private-pool")
-    assert "Image registry.example/ml/corebound:0.1.0.\n" in own
+    assert f"Image registry.example/ml/corebound:{ct.APP_VERSION}.\n" in own
     assert "published" not in own and "scripts.release" not in own
 
 
