@@ -80,11 +80,12 @@ RUN python3 -m venv --without-pip /opt/venv \
 # settings in the environment (LOAD_SHAPE picks the shape) configure both.
 FROM base AS loadtest
 ARG BASE_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 LABEL org.opencontainers.image.title="corebound-loadtest" \
       org.opencontainers.image.description="Locust step/spike load with an SLO verdict for corebound" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/corebound/corebound" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 WORKDIR /app
 COPY --from=loadtest-env /opt/venv /opt/venv
@@ -99,11 +100,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     HOME=/tmp
 USER 10001:10001
-# Last, so a new revision rebuilds nothing but this metadata (scripts/release passes the
-# commit; `.source` links a GitHub package to its repository).
-ARG REVISION=unknown
-LABEL org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="https://github.com/corebound/corebound"
 # A Job, not a server: nothing to probe.
 HEALTHCHECK NONE
 ENTRYPOINT ["locust"]
@@ -113,11 +109,12 @@ CMD ["-f", "loadtests/locustfile.py,loadtests/shapes/selected.py", "--headless",
 # service: the runtime. Last, so a plain `docker build .` gives it.
 FROM base AS service
 ARG BASE_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 LABEL org.opencontainers.image.title="corebound" \
       org.opencontainers.image.description="CPU-bound model inference (FastAPI under gunicorn) sized to the container's CPU limit" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/corebound/corebound" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 WORKDIR /app
 COPY --from=runtime-env /opt/venv /opt/venv
@@ -137,9 +134,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     MODEL_DIR=/app/models/default \
     PROMETHEUS_MULTIPROC_DIR=/run/prometheus
 USER 10001:10001
-ARG REVISION=unknown
-LABEL org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="https://github.com/corebound/corebound"
 EXPOSE 8000
 # For docker/compose; Kubernetes ignores it and uses the chart's probes on the same path.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \

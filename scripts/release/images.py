@@ -23,13 +23,16 @@ def build(release: Release, target: str, platforms: Sequence[str], base_image: s
     name = f"{release.repository(target)}:{release.tags()[1]}"
     if _exists(name):  # --manifest adds to an existing list: start from an empty one
         tools.podman("manifest", "rm", name)
-    args = {"VERSION": release.version, "REVISION": release.revision}
+    args = {"VERSION": release.version}
     if base_image:
         args["BASE_IMAGE"] = base_image
     log.parent.mkdir(parents=True, exist_ok=True)
     out = tools.podman(
         "build", "--format", "docker", *BUILD_NETWORK, *ULIMITS,
         "--platform", ",".join(platforms), "--manifest", name, "--target", target,
+        # On the command line, not a Dockerfile ARG: buildah's layer cache ignores an ARG's
+        # value in a LABEL and would hand back the previous build under the new revision.
+        "--label", f"org.opencontainers.image.revision={release.revision}",
         *[flag for key, value in args.items() for flag in ("--build-arg", f"{key}={value}")],
         str(REPO),
     )  # fmt: skip

@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from service import __version__
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +34,12 @@ def _git(*args: str) -> str:
 
 
 def chart_version() -> str:
-    return str(yaml.safe_load((CHART / "Chart.yaml").read_text())["version"])
+    """Chart.yaml's top-level `version:` (a regex: the release needs nothing beyond the
+    standard library, so a bare runner can run it)."""
+    found = re.search(r"^version:\s*[\"']?([^\s\"']+)", (CHART / "Chart.yaml").read_text(), re.M)
+    if found is None:
+        raise ValueError("Chart.yaml has no version")
+    return found.group(1)
 
 
 @dataclass(frozen=True)

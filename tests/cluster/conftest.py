@@ -5,6 +5,7 @@ cluster fails these tests with the reason. CLUSTER_KEEP=1 leaves the local clust
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,26 +15,39 @@ from pathlib import Path
 
 import pytest
 
-from scripts.localcluster import app_images, host
+from scripts.localcluster import app_release, host, registry
 from scripts.localcluster.layout import NODE_LINK, Layout
+from scripts.release.names import chart_version
+from service import __version__
 
-from .kube import REPO, Cluster
+from .kube import CHART, REPO, Cluster, Registry
 
 
 def _external() -> Cluster:
-    images = {
-        "service": os.environ.get("COREBOUND_SERVICE_IMAGE", app_images.tags()["service"]),
-        "loadtest": os.environ.get("COREBOUND_LOADTEST_IMAGE", app_images.tags()["loadtest"]),
-    }
+    """Any cluster: the published chart and images by default (COREBOUND_* to point elsewhere;
+    a private registry's pull secret is then the namespace's own business)."""
+    repository = os.environ.get("COREBOUND_IMAGE_REPOSITORY", "ghcr.io/corebound/corebound")
     return Cluster(
         kubeconfig=Path(os.environ["KUBECONFIG"]),
         kubectl_bin=os.environ.get("KUBECTL", shutil.which("kubectl") or "kubectl"),
         helm_bin=os.environ.get("HELM", shutil.which("helm") or "helm"),
-        images=images,
+        images={
+            "service": f"{repository}:{__version__}",
+            "loadtest": f"{repository}-loadtest:{__version__}",
+        },
+        chart=os.environ.get("COREBOUND_CHART", str(CHART)),
+        chart_version=os.environ.get("COREBOUND_CHART_VERSION"),
     )
 
 
-def _local_up(layout: Layout) -> Cluster:
+def _login(cluster: Cluster, creds: registry.Credentials) -> None:
+    """`helm registry login` once, into the session's own registry config."""
+    cluster.helm("registry", "login", creds.host, "--username", creds.username,
+                 "--password-stdin", "--ca-file", str(creds.ca_file),
+                 input=creds.password)  # fmt: skip
+
+
+def _local_up(layout: Layout, tmp: Path) -> Cluster:
     log = REPO / ".cluster-up.log"
     with log.open("w") as out:
         done = subprocess.run(
@@ -43,12 +57,29 @@ def _local_up(layout: Layout) -> Cluster:
     if done.returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-40:])
         pytest.fail(f"the local cluster did not come up (full log {log}):\n{tail}", False)
-    return Cluster(
+    # What `up` released to the cluster's registry: the tests install it as users do.
+    released = json.loads(app_release.output(layout).read_text())
+    creds = registry.credentials(layout)
+    tag = released["tags"][0]
+    cluster = Cluster(
         kubeconfig=layout.kubeconfig,
         kubectl_bin=str(layout.tool("kubectl")),
         helm_bin=str(layout.tool("helm")),
-        images=app_images.tags(),
+        images={
+            target: f"{released[target]['repository']}:{tag}" for target in ("service", "loadtest")
+        },
+        chart=released["chart"]["repository"],
+        chart_version=released["chart"]["version"],
+        registry=Registry(creds.host, creds.username, creds.password, creds.ca_file),
+        helm_registry_config=tmp / "helm-registry.json",
+        release=released,
+        rebuild=lambda revision: app_release.release(
+            layout, "--revision", revision, "--skip-chart"
+        ),
     )
+    assert cluster.chart_version == chart_version(), "the release pushed another chart"
+    _login(cluster, creds)
+    return cluster
 
 
 def _leftovers(layout: Layout) -> list[str]:
@@ -64,7 +95,7 @@ def _leftovers(layout: Layout) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if os.environ.get("CLUSTER") == "0":
         pytest.skip("CLUSTER=0: the cluster lane is switched off")
     if os.environ.get("KUBECONFIG"):
@@ -73,7 +104,7 @@ def cluster() -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.fail("the local cluster needs root (containerd, iptables, mounts, cgroups)", False)
     layout = Layout.default()
-    yield _local_up(layout)
+    yield _local_up(layout, tmp_path_factory.mktemp("cluster"))
     if os.environ.get("CLUSTER_KEEP") == "1":
         return  # left up for inspection; `python -m scripts.localcluster down` removes it
     done = subprocess.run(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,44 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "corebound"
 
 
+PULL_SECRET = "regcred"  # the name the README and NOTES use
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Where the release was pushed and how to log in (None fields: a public registry)."""
+
+    host: str
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+
+    def docker_config(self) -> str:
+        """The `.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret for it."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        entry = {"username": self.username, "password": self.password, "auth": token}
+        return json.dumps({"auths": {self.host: entry}})
+
+
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: Path
     kubectl_bin: str
     helm_bin: str
-    images: dict[str, str]  # Dockerfile target -> image reference the cluster can run
+    images: dict[str, str]  # Dockerfile target -> the released image, by its version tag
+    chart: str  # oci://<registry>/<path>/corebound, as users install it, or a chart folder
+    chart_version: str | None = None
+    registry: Registry | None = None
+    helm_registry_config: Path | None = None  # Helm's login to the registry, made once
+    release: dict[str, Any] = field(default_factory=dict)  # the release command's JSON
+    # Another build of the images pushed under a revision of the test's, its JSON returned.
+    rebuild: Callable[[str], dict[str, Any]] | None = None
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        if self.helm_registry_config is not None:
+            env["HELM_REGISTRY_CONFIG"] = str(self.helm_registry_config)
+        return env
 
     def kubectl(
         self, *args: str, check: bool = True, timeout: float = 300, input: str | None = None
@@ -36,22 +66,60 @@ class Cluster:
         return _run([self.kubectl_bin, *args], self.env(), check, timeout, input)
 
     def helm(
-        self, *args: str, check: bool = True, timeout: float = 900
+        self, *args: str, check: bool = True, timeout: float = 900, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return _run([self.helm_bin, *args], self.env(), check, timeout, None)
+        return _run([self.helm_bin, *args], self.env(), check, timeout, input)
 
     def json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
-    def image_values(self) -> list[str]:
-        """--set flags that point the chart at the images this cluster holds."""
-        service_repo, service_tag = self.images["service"].rsplit(":", 1)
-        loadtest_repo, loadtest_tag = self.images["loadtest"].rsplit(":", 1)
-        return [
-            "--set", f"image.repository={service_repo}", "--set", f"image.tag={service_tag}",
-            "--set", f"loadtest.image.repository={loadtest_repo}",
-            "--set", f"loadtest.image.tag={loadtest_tag}",
-        ]  # fmt: skip
+    def chart_ref(self) -> list[str]:
+        """The chart argument of `helm install/upgrade`: the released chart from its registry."""
+        ref = [self.chart]
+        if self.chart_version:
+            ref += ["--version", self.chart_version]
+        if self.registry and self.registry.ca_file:
+            ref += ["--ca-file", str(self.registry.ca_file)]
+        return ref
+
+    def image_values(self, namespace: str) -> list[str]:
+        """--set flags for the released images, after making the namespace and its pull secret
+        (the secret must exist before the first pod pulls, or it waits out a back-off)."""
+        values = ["--set", f"image.repository={self.images['service'].rsplit(':', 1)[0]}"]
+        if self.pull_secret(namespace):
+            values += ["--set", f"imagePullSecrets[0].name={PULL_SECRET}"]
+        return values
+
+    def pull_secret(self, namespace: str, password: str | None = None,
+                    name: str = PULL_SECRET) -> bool:  # fmt: skip
+        """Creates the namespace and a docker-registry secret for the registry in it, given to
+        the namespace's default ServiceAccount too (pods the tests make themselves use it).
+        False when the registry takes no login."""
+        if self.kubectl("get", "namespace", namespace, check=False).returncode != 0:
+            self.kubectl("create", "namespace", namespace)
+        if self.registry is None or self.registry.username is None:
+            return False
+        secret = self.kubectl(
+            "--namespace", namespace, "create", "secret", "docker-registry", name,
+            f"--docker-server={self.registry.host}",
+            f"--docker-username={self.registry.username}",
+            f"--docker-password={password or self.registry.password}",
+            "--dry-run=client", "-o", "yaml",
+        ).stdout  # fmt: skip
+        self.kubectl("apply", "-f", "-", input=secret)
+        if name == PULL_SECRET:
+            self._default_account_pulls_with(namespace, name)
+        return True
+
+    def _default_account_pulls_with(self, namespace: str, secret: str) -> None:
+        patch = json.dumps({"imagePullSecrets": [{"name": secret}]})
+        deadline = time.monotonic() + 60  # the controller makes `default` just after the ns
+        while True:
+            done = self.kubectl("--namespace", namespace, "patch", "serviceaccount", "default",
+                                "-p", patch, check=time.monotonic() > deadline)  # fmt: skip
+            if done.returncode == 0:
+                return
+            time.sleep(0.5)
 
     def assert_no_restarts(self, namespace: str) -> None:
         """No service container restarted or was OOM-killed (the memory plan held)."""

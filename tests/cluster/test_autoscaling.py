@@ -20,7 +20,7 @@ import pytest
 from scripts.cluster_loadtest import timeline
 
 from .commands import fenced_section, first, shell_commands
-from .kube import CHART, REPO, Cluster
+from .kube import REPO, Cluster
 
 NAMESPACE = "autoscaling"
 # maxReplicas set for this 2-core node (2 CPUs allocatable, 0.2 taken by the add-ons):
@@ -42,8 +42,8 @@ VALUES = [
 @pytest.fixture(scope="module")
 def notes(cluster: Cluster) -> Iterator[str]:
     installed = cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-        *cluster.image_values(), *VALUES, "--wait", "--timeout", "5m",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", NAMESPACE,
+        *cluster.image_values(NAMESPACE), *VALUES, "--wait", "--timeout", "5m",
     )  # fmt: skip
     yield installed.stdout
     cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kube import CHART, Cluster
+from .kube import Cluster
 from .load import locust_pod, summary
 
 NAMESPACE = "disruption"
@@ -18,8 +18,8 @@ USERS = 6
 @pytest.fixture(scope="module")
 def release(cluster: Cluster) -> Iterator[None]:
     cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-        *cluster.image_values(), "--set", "resources.cpu=500m",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", NAMESPACE,
+        *cluster.image_values(NAMESPACE), "--set", "resources.cpu=500m",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=2",
         "--wait", "--timeout", "5m",
     )  # fmt: skip
@@ -45,7 +45,7 @@ def test_rolling_update_under_load_loses_no_request(cluster: Cluster, release: N
     time.sleep(15)  # steady state first
     # A pod-template change (an env var through extraEnv): every pod is replaced.
     cluster.helm(
-        "upgrade", "corebound", str(CHART), "--namespace", NAMESPACE, "--reuse-values",
+        "upgrade", "corebound", *cluster.chart_ref(), "--namespace", NAMESPACE, "--reuse-values",
         "--set", "extraEnv[0].name=ROLLOUT_MARK", "--set-string", "extraEnv[0].value=1",
         "--wait", "--timeout", "5m",
     )  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kube import CHART, Cluster
+from .kube import Cluster
 
 
 def _memory_mib(quantity: str) -> float:
@@ -24,8 +24,8 @@ def release(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[tuple[
     cpu = str(request.param)
     namespace = f"install-cpu-{cpu}"
     cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
-        *cluster.image_values(), "--set", f"resources.cpu={cpu}",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
+        *cluster.image_values(namespace), "--set", f"resources.cpu={cpu}",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=1",
         "--wait", "--timeout", "5m",
     )  # fmt: skip

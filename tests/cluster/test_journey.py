@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from .commands import fenced_section, first, shell_commands
-from .kube import CHART, REPO, Cluster, free_port, stop, wait_port
+from .kube import REPO, Cluster, free_port, stop, wait_port
 
 NAMESPACE = "journey"
 
@@ -24,8 +24,8 @@ NAMESPACE = "journey"
 def notes(cluster: Cluster) -> Iterator[str]:
     # No --wait: the README's `helm test` must itself wait for a ready pod (it is run first).
     installed = cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-        *cluster.image_values(), "--set", "resources.cpu=500m",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", NAMESPACE,
+        *cluster.image_values(NAMESPACE), "--set", "resources.cpu=500m",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=1",
     )  # fmt: skip
     yield installed.stdout

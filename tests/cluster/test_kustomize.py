@@ -1,12 +1,13 @@
 """`kubectl apply -k` of each overlay on a fresh cluster: the Namespace, then Ready pods.
 
-A user's own kustomization on top points the image at the one this cluster holds, as anyone
-deploying from a registry does with `images:`. The large overlay's pods ask for 4 CPUs, more
-than this 2-core node has: its CPU is patched down to 1, and the unpatched overlay is then
-checked by the API server (server dry-run, once its Namespace exists: a dry run creates
-nothing for the objects after it). Then the overlay's own load test runs as a user runs it
-(Jobs from its CronJobs, the summary from its results ConfigMap), made to fit beside one pod:
-the HPA's minimum, the master's wait and the worker count 1, the master 0.1 CPU, the worker 0.3.
+A user's own kustomization on top points the images at the release in the cluster's registry
+(`images:`) with a generated pull secret, as anyone deploying from a private registry does.
+The large overlay's pods ask for 4 CPUs, more than this 2-core node has: its CPU is patched
+down to 1, and the unpatched overlay is then checked by the API server (server dry-run, once
+its Namespace exists: a dry run creates nothing for the objects after it). Then the overlay's
+own load test runs as a user runs it (Jobs from its CronJobs, the summary from its results
+ConfigMap), made to fit beside one pod: the HPA's minimum, the master's wait and the worker
+count 1, the master 0.1 CPU, the worker 0.3.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 
 from scripts.cluster_loadtest.timeline import job_condition
 
-from .kube import REPO, Cluster
+from .kube import PULL_SECRET, REPO, Cluster
 
 OVERLAYS = REPO / "k8s" / "overlays"
 FITS_THIS_NODE = {"small": None, "large": "1"}
@@ -60,22 +61,45 @@ LOADTEST_FITS_THIS_NODE = [
 ]  # fmt: skip
 
 
-def _user_kustomization(tmp: Path, overlay: str, images: dict[str, str], cpu: str | None) -> Path:
-    name, tag = images["service"].rsplit(":", 1)
-    lt_name, lt_tag = images["loadtest"].rsplit(":", 1)
-    patches: list[dict[str, object]] = [*LOADTEST_FITS_THIS_NODE]
+def _shipped_image(path: Path) -> str:
+    """The image name the shipped manifests use (what `images:` entries match), tag dropped."""
+    image = next(line.split("image:", 1)[1] for line in path.read_text().splitlines()
+                 if "image:" in line)  # fmt: skip
+    return image.strip().rsplit(":", 1)[0]
+
+
+def _user_kustomization(tmp: Path, overlay: str, cluster: Cluster, cpu: str | None) -> Path:
+    """A user's kustomization over the overlay: the images from the cluster's registry, its
+    pull secret generated and given to every ServiceAccount, the sizes patched to fit."""
+    assert cluster.registry is not None, "the overlays are tried against the local registry"
+    (tmp / "dockerconfig.json").write_text(cluster.registry.docker_config())
+    patches: list[dict[str, object]] = [*LOADTEST_FITS_THIS_NODE, {
+        "target": {"kind": "ServiceAccount"},
+        "patch": yaml.safe_dump([{"op": "add", "path": "/imagePullSecrets",
+                                  "value": [{"name": PULL_SECRET}]}]),
+    }]  # fmt: skip
     if cpu:
         patches.append({
             "target": {"kind": "Deployment", "name": "corebound"},
             "patch": yaml.safe_dump(_cpu_patch("/spec/template/spec/containers/0", cpu)),
         })  # fmt: skip
+    images = []
+    for target, shipped in (
+        ("service", REPO / "k8s/base/deployment.yaml"),
+        ("loadtest", REPO / "k8s/components/loadtest/loadtest-cronjobs.yaml"),
+    ):
+        name, tag = cluster.images[target].rsplit(":", 1)
+        images.append({"name": _shipped_image(shipped), "newName": name, "newTag": tag})
     doc: dict[str, object] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
+        "namespace": _namespace(overlay),  # the generated pull secret's
         # kustomize takes no absolute paths, but relative bases anywhere.
         "resources": [os.path.relpath(OVERLAYS / overlay, tmp)],
-        "images": [{"name": "corebound", "newName": name, "newTag": tag},
-                   {"name": "corebound-loadtest", "newName": lt_name, "newTag": lt_tag}],
+        "images": images,
+        # kustomize renames the secret with its hash and follows it into imagePullSecrets.
+        "secretGenerator": [{"name": PULL_SECRET, "type": "kubernetes.io/dockerconfigjson",
+                             "files": [".dockerconfigjson=dockerconfig.json"]}],
         # The overlay's load test made small enough to run beside the pods on this node.
         "patches": patches,
     }  # fmt: skip
@@ -86,7 +110,7 @@ def _user_kustomization(tmp: Path, overlay: str, images: dict[str, str], cpu: st
 @pytest.mark.parametrize("overlay", sorted(FITS_THIS_NODE))
 def test_overlay_applies_on_a_fresh_cluster(cluster: Cluster, overlay: str, tmp_path: Path) -> None:
     namespace = _namespace(overlay)
-    user = _user_kustomization(tmp_path, overlay, cluster.images, FITS_THIS_NODE[overlay])
+    user = _user_kustomization(tmp_path, overlay, cluster, FITS_THIS_NODE[overlay])
     try:
         applied = cluster.kubectl("apply", "-k", str(user))
         assert f"namespace/{namespace} created" in applied.stdout  # a fresh cluster's first apply

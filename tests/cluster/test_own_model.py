@@ -17,7 +17,7 @@ import yaml
 from scripts.modelgen.synthetic import make_mlp
 
 from . import model_server
-from .kube import CHART, Cluster
+from .kube import Cluster
 
 NAMESPACE = "own-model"
 
@@ -33,8 +33,8 @@ def release(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
     values["model"] |= {"sizeMiB": 1, "inputDim": 16}
     (tmp / "values.yaml").write_text(yaml.safe_dump(values))
     cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", NAMESPACE,
-        *cluster.image_values(), "--values", str(tmp / "values.yaml"),
+        "install", "corebound", *cluster.chart_ref(), "--namespace", NAMESPACE,
+        *cluster.image_values(NAMESPACE), "--values", str(tmp / "values.yaml"),
         "--set", "resources.cpu=500m", "--set", "autoscaling.enabled=false",
         "--set", "replicaCount=1", "--wait", "--timeout", "4m",
     )  # fmt: skip

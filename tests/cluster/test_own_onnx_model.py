@@ -24,7 +24,7 @@ import yaml
 from scripts.cluster_loadtest import timeline
 
 from . import model_server
-from .kube import CHART, REPO, Cluster
+from .kube import REPO, Cluster
 
 NAMESPACE = "onnx-model"
 LONG_CALL_S = 90
@@ -51,7 +51,8 @@ def install(cluster: Cluster, tmp: Path, release: str, archive: str, *values: st
     chart_values = model_server.fetched(cluster, NAMESPACE, archive, f"/models/{release}")
     (tmp / f"{release}.yaml").write_text(yaml.safe_dump(chart_values))
     cluster.helm(
-        "install", release, str(CHART), "--namespace", NAMESPACE, *cluster.image_values(),
+        "install", release, *cluster.chart_ref(), "--namespace", NAMESPACE,
+        *cluster.image_values(NAMESPACE),
         "--values", str(tmp / f"{release}.yaml"), *SMALL, *values, "--wait", "--timeout", "4m",
     )  # fmt: skip
 

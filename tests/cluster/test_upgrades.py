@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .kube import CHART, REPO, Cluster
+from .kube import REPO, Cluster
 from .load import locust_pod, summary
 
 # The chart as released before this one (0.1.0), taken from the repository's history.
@@ -29,8 +29,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 def test_a_short_queue_installs_pods_that_start(cluster: Cluster, namespace: str) -> None:
     # Before 0.2.0 this rendered MAX_QUEUE_ROWS=100 with 256 rows per request: CrashLoopBackOff.
     cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
-        *cluster.image_values(), "--set", "resources.cpu=500m",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
+        *cluster.image_values(namespace), "--set", "resources.cpu=500m",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=1",
         "--set", "batching.maxQueueRows=100", "--wait", "--timeout", "3m",
     )  # fmt: skip
@@ -49,9 +49,9 @@ def _watch_replicas(
 
 
 def test_switching_the_hpa_on_keeps_the_replicas(cluster: Cluster, namespace: str) -> None:
-    base = [*cluster.image_values(), "--set", "resources.cpu=500m"]
+    base = [*cluster.image_values(namespace), "--set", "resources.cpu=500m"]
     cluster.helm(
-        "install", "corebound", str(CHART), "--namespace", namespace, "--create-namespace",
+        "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
         *base, "--set", "autoscaling.enabled=false", "--set", "replicaCount=3",
         "--wait", "--timeout", "3m",
     )  # fmt: skip
@@ -61,7 +61,8 @@ def test_switching_the_hpa_on_keeps_the_replicas(cluster: Cluster, namespace: st
     watcher.start()
     try:
         cluster.helm(
-            "upgrade", "corebound", str(CHART), "--namespace", namespace, "--reuse-values",
+            "upgrade", "corebound", *cluster.chart_ref(), "--namespace", namespace,
+            "--reuse-values",
             "--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=1",
             "--set", "autoscaling.maxReplicas=3", "--wait", "--timeout", "3m",
         )  # fmt: skip
@@ -82,30 +83,40 @@ def _previous_chart(tmp: Path) -> Path:
     return tmp / "helm" / "corebound"
 
 
-def test_upgrade_from_the_previous_release_under_load(
+def test_upgrade_from_the_previous_release_to_a_new_build_under_load(
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
+    """The previous chart on the released version tag, then this chart rolled to a new build
+    of the images by its digest (one exact build, whatever its tags later name)."""
+    assert cluster.rebuild is not None, "a new build needs the cluster's own registry"
     previous = _previous_chart(tmp_path)
-    # The previous chart runs this release's image (both are tagged with the one version the
-    # cluster holds); its derived memory limit predates the request-body term of the memory
+    # The previous chart's derived memory limit predates the request-body term of the memory
     # plan, so it is given the room this image's plan asks for, as a user's values would.
     cluster.helm(
-        "install", "corebound", str(previous), "--namespace", namespace, "--create-namespace",
-        *cluster.image_values(), "--set", "resources.cpu=500m",
-        "--set", "resources.memoryMiB=300",
+        "install", "corebound", str(previous), "--namespace", namespace,
+        *cluster.image_values(namespace), "--set", f"image.tag={cluster.release['tags'][0]}",
+        "--set", "resources.cpu=500m", "--set", "resources.memoryMiB=300",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=2",
         "--wait", "--timeout", "3m",
     )  # fmt: skip
+    built = cluster.rebuild(f"{cluster.release['revision']}-upgrade")
+    digest = built["service"]["digest"]
+    assert digest != cluster.release["service"]["digest"], "the new build is another image"
     load = locust_pod(cluster, namespace, "load-upgrade", 6, 90)
     time.sleep(15)
     # Across chart versions: the new chart's defaults with the release's own values (plain
     # --reuse-values would keep the old chart's defaults, which lack the new keys).
     cluster.helm(
-        "upgrade", "corebound", str(CHART), "--namespace", namespace,
+        "upgrade", "corebound", *cluster.chart_ref(), "--namespace", namespace,
         "--reset-then-reuse-values", "--set", "resources.memoryMiB=null",
+        "--set", "image.tag=null", "--set", f"image.digest={digest}",
         "--wait", "--timeout", "5m",
     )  # fmt: skip
     result = summary(cluster, namespace, load, 240)
-    print(f"upgrade from the previous chart under load: {result}")
+    print(f"upgrade from the previous chart to build {digest[:19]} under load: {result}")
     assert result["requests"] > 100
     assert result["failures"] == 0, result
+    pods = cluster.json("--namespace", namespace, "get", "pods", "-l",
+                        "app.kubernetes.io/name=corebound")["items"]  # fmt: skip
+    running = [status["imageID"] for pod in pods for status in pod["status"]["containerStatuses"]]
+    assert running and all(image_id.endswith(f"@{digest}") for image_id in running), running
