@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import build, components, down, plan, procs, progress, up
+from . import app_release, build, components, down, plan, procs, progress, registry, up
 from .layout import Layout
 from .modules import VERSIONS
 
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         for component in components.ORDER:
             print(f"{component.name:24} {_describe(layout, component)}")
         print(f"KUBECONFIG={layout.kubeconfig}  (Kubernetes {VERSIONS['kubernetes']})")
+        print(f"registry https://{registry.HOST}/{app_release.NAMESPACE}  user "
+              f"{registry.USERNAME}, password in {layout.registry / 'password'}, CA "
+              f"{layout.pki / 'ca.crt'}")  # fmt: skip
         return 0
     if os.geteuid() != 0:
         print("the local cluster needs root (containerd, iptables, mounts)", file=sys.stderr)
