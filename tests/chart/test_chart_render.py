@@ -10,6 +10,8 @@ import chart_tools as ct
 import helm_python
 import pytest
 
+from service import __version__
+
 CI_IDS = [p.name.removesuffix("-values.yaml") for p in ct.CI_VALUES]
 
 
@@ -57,7 +59,7 @@ def test_chart_metadata() -> None:
         meta = chart.metadata
     assert meta["apiVersion"] == "v2"
     assert meta["kubeVersion"].startswith(">=1.29")
-    assert meta["appVersion"] == "0.1.0"
+    assert meta["appVersion"] == __version__  # tests/repo/test_version.py's one version
 
 
 def test_every_value_is_documented_by_a_comment_naming_it() -> None:

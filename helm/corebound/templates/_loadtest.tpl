@@ -74,9 +74,10 @@ spec:
         checksum/config: {{ include (print $.Template.BasePath "/loadtest-configmap.yaml") $ | sha256sum }}
     spec:
       restartPolicy: Never
-      {{- if $master }}
+      # Workers too: pull secrets given to this account (kustomize's way) reach them. Without
+      # its token: they only send load.
       serviceAccountName: {{ include "corebound.loadtestServiceAccountName" $ }}
-      {{- else }}
+      {{- if not $master }}
       automountServiceAccountToken: false
       {{- end }}
       enableServiceLinks: false
