@@ -95,18 +95,18 @@ def test_users_are_sized_from_the_capacity_plan(values: dict[str, Any], users: i
 @pytest.mark.parametrize(
     ("image", "loadtest_image", "expected"),
     [
-        ({}, {}, "ghcr.io/corebound/corebound-loadtest:0.1.0"),
+        ({}, {}, f"ghcr.io/corebound/corebound-loadtest:{ct.APP_VERSION}"),
         (
             {"repository": "registry.example/ml/corebound"},
             {},
-            "registry.example/ml/corebound-loadtest:0.1.0",
+            f"registry.example/ml/corebound-loadtest:{ct.APP_VERSION}",
         ),
         (
             {"repository": "r/corebound", "digest": "sha256:" + "a" * 64},
             {"tag": "9"},
             "r/corebound-loadtest:9",
         ),
-        ({}, {"repository": "other/locust"}, "other/locust:0.1.0"),
+        ({}, {"repository": "other/locust"}, f"other/locust:{ct.APP_VERSION}"),
     ],
 )
 def test_image_follows_the_service_repository(
