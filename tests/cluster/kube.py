@@ -184,3 +184,11 @@ def wait_port(port: int, proc: subprocess.Popen[str], timeout_s: float = 30) -> 
 def dns_label(text: str) -> str:
     """A namespace/release name from a test's name."""
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40].rstrip("-")
+
+
+def namespace_per_test(cluster: Cluster, prefix: str, test_name: str) -> Iterator[str]:
+    """A fixture body: a namespace named after the test, its release and itself removed after."""
+    name = dns_label(f"{prefix}-{test_name.removeprefix('test_')}")
+    yield name
+    cluster.helm("uninstall", "corebound", "--namespace", name, "--wait", check=False)
+    cluster.kubectl("delete", "namespace", name, "--wait=true", check=False)

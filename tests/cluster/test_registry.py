@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kube import Cluster, Registry
+from .kube import Cluster, Registry, namespace_per_test
 
 # What a registry answers a client that takes an image index or a chart manifest.
 ACCEPT = ", ".join((
@@ -76,10 +76,7 @@ SMALL = ["--set", "resources.cpu=500m", "--set", "autoscaling.enabled=false",
 
 @pytest.fixture
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"registry-{request.node.name.removeprefix('test_')[:20]}".replace("_", "-").rstrip("-")
-    yield name
-    cluster.helm("uninstall", "corebound", "--namespace", name, "--wait", check=False)
-    cluster.kubectl("delete", "namespace", name, "--wait=true", check=False)
+    yield from namespace_per_test(cluster, "registry", request.node.name)
 
 
 def _events(cluster: Cluster, namespace: str) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .kube import REPO, Cluster
+from .kube import REPO, Cluster, namespace_per_test
 from .load import locust_pod, summary
 
 # The chart as released before this one (0.1.0), taken from the repository's history.
@@ -20,10 +20,7 @@ PREVIOUS_RELEASE = "334b15f"
 
 @pytest.fixture
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"upgrade-{request.node.name.removeprefix('test_')[:30]}".replace("_", "-").rstrip("-")
-    yield name
-    cluster.helm("uninstall", "corebound", "--namespace", name, "--wait", check=False)
-    cluster.kubectl("delete", "namespace", name, "--wait=true", check=False)
+    yield from namespace_per_test(cluster, "upgrade", request.node.name)
 
 
 def test_a_short_queue_installs_pods_that_start(cluster: Cluster, namespace: str) -> None:
