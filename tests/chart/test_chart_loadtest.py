@@ -226,7 +226,7 @@ def test_both_wait_for_the_ready_service_first(everything: list[dict[str, Any]])
     assert worker["command"][3:5] == ["url", f"{ct.SERVICE_URL}/readyz"]
 
 
-def test_only_the_master_has_an_account_limited_to_its_results(
+def test_only_the_master_holds_its_accounts_token_limited_to_its_results(
     everything: list[dict[str, Any]],
 ) -> None:
     master = ct.loadtest_pod(everything, "master")["spec"]
@@ -238,7 +238,10 @@ def test_only_the_master_has_an_account_limited_to_its_results(
     ]
 
     assert master["serviceAccountName"] == account
-    assert worker["automountServiceAccountToken"] is False and "serviceAccountName" not in worker
+    # The workers run as the same account, for its imagePullSecrets, but without its token.
+    assert worker["serviceAccountName"] == account
+    assert worker["automountServiceAccountToken"] is False
+    assert master.get("automountServiceAccountToken", True) is True
     assert role["rules"] == [
         {
             "apiGroups": [""],
