@@ -86,12 +86,12 @@ class Cluster:
         """--set flags for the released images, after making the namespace and its pull secret
         (the secret must exist before the first pod pulls, or it waits out a back-off)."""
         values = ["--set", f"image.repository={self.images['service'].rsplit(':', 1)[0]}"]
-        if self.pull_secret(namespace):
+        if self.prepare_namespace(namespace):
             values += ["--set", f"imagePullSecrets[0].name={PULL_SECRET}"]
         return values
 
-    def pull_secret(self, namespace: str, password: str | None = None,
-                    name: str = PULL_SECRET) -> bool:  # fmt: skip
+    def prepare_namespace(self, namespace: str, password: str | None = None,
+                          name: str = PULL_SECRET) -> bool:  # fmt: skip
         """Creates the namespace and a docker-registry secret for the registry in it, given to
         the namespace's default ServiceAccount too (pods the tests make themselves use it).
         False when the registry takes no login."""

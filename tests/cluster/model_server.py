@@ -40,7 +40,7 @@ def pack(model_dir: Path, archive: Path) -> Path:
 
 def serve(cluster: Cluster, namespace: str, archives: list[Path]) -> None:
     """Pod `models` + Service `models` in `namespace` serving the archives by file name."""
-    cluster.kubectl("create", "namespace", namespace)
+    cluster.prepare_namespace(namespace)  # its pod pulls the service image
     files = [f"--from-file={a.name}={a}" for a in archives]
     cluster.kubectl("--namespace", namespace, "create", "configmap", "model-archives", *files)
     server = [{

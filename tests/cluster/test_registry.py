@@ -119,7 +119,7 @@ def test_a_wrong_pull_secret_is_image_pull_backoff_until_put_right(
     cluster: Cluster, namespace: str
 ) -> None:
     values = cluster.image_values(namespace)
-    cluster.pull_secret(namespace, password="not-the-password")
+    cluster.prepare_namespace(namespace, password="not-the-password")
     installed = cluster.helm("install", "corebound", *cluster.chart_ref(), "--namespace",
                              namespace, *values, *SMALL)  # fmt: skip
     assert "ImagePullBackOff" in installed.stdout, "NOTES explain a failing pull"
@@ -129,7 +129,7 @@ def test_a_wrong_pull_secret_is_image_pull_backoff_until_put_right(
         time.sleep(2)
     # The image is on the node (other tests ran it), yet this pod's secret is refused.
     assert any("401 Unauthorized" in e for e in _events(cluster, namespace))
-    cluster.pull_secret(namespace)  # the right password: the next back-off retry pulls
+    cluster.prepare_namespace(namespace)  # the right password: the next back-off retry pulls
     cluster.kubectl("--namespace", namespace, "wait", "pod", "-l",
                     "app.kubernetes.io/name=corebound", "--for=condition=Ready",
                     "--timeout=300s", timeout=320)  # fmt: skip
