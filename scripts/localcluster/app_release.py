@@ -24,8 +24,9 @@ def output(layout: Layout) -> Path:
     return layout.state / "release.json"
 
 
-def release(layout: Layout, *extra: str, log: Path | None = None) -> dict[str, Any]:
-    """Runs the release (extra: more of its flags, e.g. --revision); returns its JSON."""
+def release(layout: Layout, *extra: str) -> dict[str, Any]:
+    """Runs the release (extra: more of its flags, e.g. --revision); returns its JSON. Only the
+    plain release is `output`, the one the tests install: another build writes beside it."""
     creds = registry.credentials(layout)
     result = output(layout) if not extra else layout.state / "release-extra.json"
     argv = [
@@ -38,8 +39,6 @@ def release(layout: Layout, *extra: str, log: Path | None = None) -> dict[str, A
             argv, cwd=REPO, env={**os.environ, "REGISTRY_PASSWORD": creds.password},
             capture_output=True, text=True,
         )  # fmt: skip
-        if log is not None:
-            log.write_text(done.stdout + done.stderr)
         if done.returncode != 0:
             raise RuntimeError(f"the release failed:\n{done.stderr[-4000:]}")
         progress.say(done.stdout.strip())

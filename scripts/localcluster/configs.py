@@ -109,7 +109,7 @@ tlsPrivateKeyFile: {pki / "kubelet.key"}
 podLogsDir: {layout.state / "pod-logs"}
 clusterDNS: [{DNS_SERVICE_IP}]
 clusterDomain: cluster.local
-# Image GC would delete imported images, which can never be pulled again (no registry).
+# Image GC would delete the imported add-on images, which no registry can give back.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 # A shared build machine's disk is often fuller than the defaults allow.

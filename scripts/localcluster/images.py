@@ -1,7 +1,8 @@
-"""Images for the cluster, built locally with podman and imported into its containerd.
+"""The cluster's own images, built locally with podman and imported into its containerd.
 
-No registry is contacted: the pause, CoreDNS and metrics-server images are FROM scratch
-around binaries built here, and the kubelet finds every image already present.
+The pause, CoreDNS and metrics-server images are FROM scratch around binaries built here and
+are never pulled; the project's images are not here: they are released to the cluster's
+registry and pulled by the kubelet (app_release.py).
 """
 
 from __future__ import annotations

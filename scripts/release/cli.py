@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = str(podman_base.ensure_base(log=_say)["tag"])
     started = time.monotonic()
     built = {}
-    for target in images.TARGETS:
+    for target in names.IMAGES:
         _say(f"build {target} for {', '.join(platforms)}")
         log = cache_root() / "release-logs" / f"build-{target}.log"
         built[target] = images.build(release, target, platforms, base, log)

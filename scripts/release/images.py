@@ -14,7 +14,7 @@ from scripts.e2e.podman import BUILD_NETWORK, ULIMITS
 
 from . import tools
 from .auth import Session
-from .names import IMAGES, REPO, Release
+from .names import REPO, Release
 
 
 def build(release: Release, target: str, platforms: Sequence[str], base_image: str | None,
@@ -62,6 +62,3 @@ def push(release: Release, target: str, name: str, session: Session) -> str:
     if len(digests) != 1:
         raise RuntimeError(f"{name} was pushed with different digests: {sorted(digests)}")
     return digests.pop()
-
-
-TARGETS = tuple(IMAGES)

@@ -32,7 +32,7 @@ def helm(*args: str, input: str | None = None) -> str:
 def _run(argv: list[str], input: str | None) -> str:
     done = subprocess.run(argv, input=input, capture_output=True, text=True)
     if done.returncode != 0:
-        shown = " ".join(a for a in argv[:8])
+        shown = " ".join(argv[:8])
         raise RuntimeError(f"{shown} ... exited {done.returncode}:\n{done.stderr[-3000:]}")
     # helm prints its results on stderr, podman on stdout: both are the answer.
     return done.stdout + done.stderr
