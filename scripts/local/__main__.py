@@ -1,16 +1,16 @@
-"""python -m scripts.local serve|loadgen ... (see each command's --help)."""
+"""python -m scripts.local serve|jobs|loadgen ... (see each command's --help)."""
 
 from __future__ import annotations
 
 import sys
 
-from scripts.local import loadgen, serve
+from scripts.local import jobs, loadgen, serve
 
 
 def main(argv: list[str]) -> int:
-    commands = {"serve": serve.main, "loadgen": loadgen.main}
+    commands = {"serve": serve.main, "jobs": jobs.main, "loadgen": loadgen.main}
     if not argv or argv[0] not in commands:
-        print("usage: python -m scripts.local {serve,loadgen} ...", file=sys.stderr)
+        print("usage: python -m scripts.local {serve,jobs,loadgen} ...", file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:]) or 0
 

@@ -6,9 +6,11 @@ service itself uses).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,3 +82,16 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def optional_cgroup(cpu_quota: float | None, memory_mib: int | None) -> Iterator[Cgroup | None]:
+    """A fresh cgroup when either limit is given (removed afterwards), else None."""
+    if not (cpu_quota or memory_mib):
+        yield None
+        return
+    cgroup = Cgroup(cpu_quota, memory_mib).create()
+    try:
+        yield cgroup
+    finally:
+        cgroup.remove()

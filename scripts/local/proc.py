@@ -44,3 +44,33 @@ def group_cpu_seconds(pgid: int) -> float:
         if int(fields[2]) == pgid:  # state, ppid, pgrp, ...
             total += cpu_seconds(fields)
     return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (a pool's workers); [] once it is gone.
+
+    Every thread's list: a child forked by another thread than the main one is listed there.
+    """
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return sorted(pids)
+
+
+def session_pids(sid: int) -> list[int]:
+    """Live processes of a session (what a process started with start_new_session left).
+
+    Zombies are not counted: they run nothing, and a container's init may never reap them.
+    """
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = stat_fields(entry.name)
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # state, ppid, pgrp, session, ...
+            pids.append(int(entry.name))
+    return sorted(pids)

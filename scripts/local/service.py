@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.local.cgroup import Cgroup
+from scripts.local.cgroup import Cgroup, optional_cgroup
 from scripts.local.net import free_port, wait_ready
+from scripts.local.proc import child_pids
 
 REPO = Path(__file__).resolve().parents[2]
 BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -43,13 +44,47 @@ def gunicorn_command(port: int) -> list[str]:
 
 
 def start_expecting_failure(
-    env: Mapping[str, str] | None = None, cgroup: Cgroup | None = None
+    env: Mapping[str, str] | None = None,
+    cgroup: Cgroup | None = None,
+    command: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run gunicorn when it should refuse to start; returns its CompletedProcess."""
+    """Run gunicorn (or `command`) when it should refuse to start; its CompletedProcess."""
     return subprocess.run(
-        gunicorn_command(0), cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-        preexec_fn=cgroup.enter if cgroup else None,
+        command or gunicorn_command(0), cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=60, preexec_fn=cgroup.enter if cgroup else None,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def logged_process(
+    command: list[str],
+    env: Mapping[str, str] | None,
+    cgroup: Cgroup | None,
+    log_prefix: str,
+    *,
+    stop_timeout_s: float = 40,
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`command` in its own session (optionally inside `cgroup`), output to a kept temp log;
+    stopped with `stop` on exit. The environment is `clean_env(env)`."""
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        prefix=log_prefix, suffix=".log", delete=False
+    )
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=clean_env(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=cgroup.enter if cgroup else None,
+            start_new_session=True,
+        )
+        try:
+            yield process, Path(log_file.name)
+        finally:
+            stop(process, stop_timeout_s)
+    finally:
+        log_file.close()
 
 
 @dataclass
@@ -63,8 +98,7 @@ class Service:
         return self.log_path.read_text(errors="replace")
 
     def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(p) for p in children.read_text().split()] if children.exists() else []
+        return child_pids(self.process.pid)
 
 
 @contextlib.contextmanager
@@ -81,42 +115,30 @@ def run_service(
 
     `wait_workers`: wait until that many workers finished start-up (default: one).
     """
-    cgroup = Cgroup(cpu_quota, memory_mib).create() if cpu_quota or memory_mib else None
     port = free_port()
-    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the service
-        prefix="corebound-gunicorn-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        [*gunicorn_command(port), *extra_args],
-        cwd=REPO,
-        env=clean_env(env),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        preexec_fn=cgroup.enter if cgroup else None,
-        start_new_session=True,
-    )
-    svc = Service(f"http://127.0.0.1:{port}", process, Path(log_file.name), cgroup)
-    try:
-        wait_ready(
-            process, svc.log_path, svc.url, workers=wait_workers or 1, timeout_s=ready_timeout_s
-        )
+    command = [*gunicorn_command(port), *extra_args]
+    with (
+        optional_cgroup(cpu_quota, memory_mib) as cgroup,
+        logged_process(command, env, cgroup, "corebound-gunicorn-") as (process, log_path),
+    ):
+        svc = Service(f"http://127.0.0.1:{port}", process, log_path, cgroup)
+        wait_ready(process, log_path, svc.url, workers=wait_workers or 1, timeout_s=ready_timeout_s)
         yield svc
-    finally:
-        stop(svc.process)
-        if cgroup:
-            cgroup.remove()
-        log_file.close()
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 40) -> int:
-    """SIGTERM, wait, then SIGKILL the whole session (pool processes left behind too)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers of the session
+    """SIGTERM, wait, then SIGKILL the whole session (pool processes left behind too).
+
+    Interrupted while it waits (a second Ctrl-C), it kills the session at once and re-raises:
+    nothing it started outlives the caller.
+    """
+    try:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout_s)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # stragglers of the session, or all of it
+        process.wait()
     return process.returncode

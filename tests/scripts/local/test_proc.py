@@ -1,8 +1,9 @@
-"""scripts.local.proc, the one /proc/<pid>/stat parser, on this very process."""
+"""scripts.local.proc, the one /proc/<pid>/stat parser, on this very process and its children."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local.proc import group_cpu_seconds, pids_cpu_seconds, stat_fields
+from scripts.local.proc import (
+    child_pids,
+    group_cpu_seconds,
+    pids_cpu_seconds,
+    session_pids,
+    stat_fields,
+)
 
 
 def burn(seconds: float) -> None:
@@ -48,3 +55,28 @@ def test_a_gone_process_counts_nothing() -> None:
     assert pids_cpu_seconds([child.pid]) == 0.0
     with pytest.raises(OSError):
         stat_fields(child.pid)
+
+
+def test_children_and_session_of_a_process_started_in_its_own_session() -> None:
+    spawn = (
+        "import subprocess, sys; p = subprocess.Popen(['sleep', '60']); print(p.pid, flush=True);"
+        " sys.stdin.read()"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", spawn],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            grandchild = int(parent.stdout.readline())
+            assert child_pids(parent.pid) == [grandchild]
+            assert session_pids(parent.pid) == sorted([parent.pid, grandchild])
+        finally:
+            os.killpg(parent.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while session_pids(parent.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the orphaned grandchild dies once init reaps it
+    assert session_pids(parent.pid) == []
+    assert child_pids(parent.pid) == []
