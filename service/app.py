@@ -25,14 +25,15 @@ from service import __version__
 from service.inference.engine import InferenceEngine, ModelError
 from service.inference.loaded import LoadedModel
 from service.inference.model import load_model
+from service.jobs.client import JobClient
 from service.settings import Settings, load_settings
-from service.sizing.formula import DEFAULT_INPUT_DIM, largest_body_bytes
+from service.sizing.formula import DEFAULT_INPUT_DIM, job_body_bytes, largest_body_bytes
 from service.sizing.planning import inherited_plan
 from service.web import errors, oip_errors, openapi_docs
 from service.web.body import BodyPolicy
 from service.web.pipeline import CoreboundAPI, HotRoutes
 from service.web.request_metrics import RequestMetrics
-from service.web.routes import ops, v1, v2
+from service.web.routes import jobs, ops, v1, v2
 from service.web.runtime import Runtime
 
 log = logging.getLogger("corebound")
@@ -68,6 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     rt.engine.start()
     app.state.body_policy = body_policy(rt, rt.model)
+    if s.jobs_enabled:
+        app.state.jobs = jobs.Jobs(JobClient(s), job_body_policy(rt, rt.model))
     # Warm up through the engine: pages the weights in and starts BLAS before traffic.
     await warm_up(rt.engine, rt.model, s.request_timeout_s)
     # Everything loaded so far (FastAPI, the model, ONNX Runtime's session) lives as long as
@@ -90,6 +93,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         rt.ready = False
         await asyncio.to_thread(rt.engine.stop, s.request_timeout_s)
+        if s.jobs_enabled:
+            await app.state.jobs.client.close()
 
 
 async def warm_up(engine: InferenceEngine, model: LoadedModel, timeout_s: float) -> None:
@@ -129,25 +134,50 @@ def body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
     s = rt.settings
     width = model.row_values or DEFAULT_INPUT_DIM
     wanted = s.max_body_bytes or largest_body_bytes(s.max_rows_per_request, width)
-    # Never above what the memory plan budgeted (it guessed the width when no model.json).
-    limit = min(wanted, rt.plan.max_body_bytes)
-    if limit < wanted:
-        log.warning(
-            "body limit %d bytes (the memory plan's) < %d for %d rows of %d numbers:"
-            " set MAX_BODY_BYTES to plan for it",
-            limit,
-            wanted,
-            s.max_rows_per_request,
-            width,
-        )
+    limit = _planned_limit(wanted, rt.plan.max_body_bytes, "MAX_BODY_BYTES")
     return BodyPolicy(
         max_bytes=limit,
         max_rows=s.max_rows_per_request,
-        # A width the graph leaves open: every value takes at least two bytes ("0,").
-        max_values=s.max_rows_per_request * model.row_values if model.row_values else limit // 2,
+        max_values=_max_values(s.max_rows_per_request, model, limit),
         slots=s.parse_concurrency,
         wait_s=s.request_timeout_s,
     )
+
+
+def job_body_policy(rt: Runtime, model: LoadedModel) -> BodyPolicy:
+    """The job gate: one job body per worker at a time, within the job body limit."""
+    s = rt.settings
+    width = model.row_values or DEFAULT_INPUT_DIM
+    wanted = job_body_bytes(s.job_max_rows, width, s.job_max_body_bytes)
+    limit = _planned_limit(wanted, rt.plan.job_body_bytes or wanted, "JOB_MAX_BODY_BYTES")
+    return BodyPolicy(
+        max_bytes=limit,
+        max_rows=s.job_max_rows,
+        max_values=_max_values(s.job_max_rows, model, limit),
+        slots=1,
+        wait_s=s.request_timeout_s,
+        bytes_setting="JOB_MAX_BODY_BYTES",
+        rows_setting="JOB_MAX_ROWS",
+        slots_setting="job bodies: one per worker",
+    )
+
+
+def _planned_limit(wanted: int, planned: int, setting: str) -> int:
+    # Never above what the memory plan budgeted (it guessed the width when no model.json).
+    if planned < wanted:
+        log.warning(
+            "body limit %d bytes (the memory plan's) < %d for the model's rows: set %s to"
+            " plan for it",
+            planned,
+            wanted,
+            setting,
+        )
+    return min(wanted, planned)
+
+
+def _max_values(max_rows: int, model: LoadedModel, limit: int) -> int:
+    # A width the graph leaves open: every value takes at least two bytes ("0,").
+    return max_rows * model.row_values if model.row_values else limit // 2
 
 
 def requests_alone(app: FastAPI) -> bool:
@@ -195,6 +225,8 @@ def create_app(
     app.state.runtime = rt
     for router in (ops.router, v1.router, v2.router):
         app.include_router(router)
+    # Documented where served: off, the job routes answer 404 naming JOBS_ENABLED.
+    app.include_router(jobs.router, include_in_schema=settings.jobs_enabled)
     # Prometheus text, not JSON: a plain Response documents no JSON body.
     Instrumentator().expose(
         app,
@@ -207,5 +239,6 @@ def create_app(
     # Added first, so innermost: whatever is added later wraps them.
     app.add_middleware(HotRoutes, api=app, hot=hot_routes)
     app.add_middleware(RequestMetrics)
-    openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request)
+    job_rows = settings.job_max_rows if settings.jobs_enabled else None
+    openapi_docs.install(app, lambda: rt.model, settings.max_rows_per_request, job_rows)
     return app

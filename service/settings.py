@@ -6,11 +6,18 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "corebound-models"
+# tmpfs: survives a read-only root filesystem and never blocks on disk (gunicorn's heartbeats too).
+_SHM = Path("/dev/shm")
+DEFAULT_HEARTBEAT_FILE = (_SHM if _SHM.is_dir() else Path(tempfile.gettempdir())) / (
+    "corebound-jobs-heartbeat"
+)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+SECRET_ENV = ("REDIS_URL",)  # never echoed in an error: the URL holds a password
 
 
 class Settings(BaseSettings):
@@ -110,6 +117,51 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: Path | None = None
     graceful_timeout: int = Field(30, ge=0, le=3600, description="gunicorn's drain seconds.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # The job API (docs/CONTRACT.md "Jobs"): Celery on Redis, served by the same app.
+    jobs_enabled: bool = Field(False, description="Serve the job routes (/v1/jobs ...).")
+    # Secret: the URL holds Redis's password, and settings get printed.
+    redis_url: SecretStr | None = Field(
+        None,
+        description="redis://[:password@]host:port/db, the jobs' broker and result store;"
+        " required when JOBS_ENABLED and by the job worker.",
+    )
+    job_queue: str = Field("corebound-jobs", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    job_max_rows: int = Field(4096, ge=1, le=1_000_000, description="Rows per job at most.")
+    job_max_body_bytes: int | None = Field(
+        None, ge=1024, description="Job body limit; unset: rows x input width (JOB_MAX_ROWS)."
+    )
+    job_max_queued: int = Field(
+        1000, ge=1, description="Queued jobs at which a submission gets 503 + Retry-After."
+    )
+    job_retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of those 503s.")
+    job_result_ttl_s: int = Field(
+        86400, ge=1, description="A finished job's result and record are kept this long."
+    )
+    job_time_limit_s: int = Field(
+        600, ge=1, description="One run of a job at most (Celery's hard time limit)."
+    )
+    job_visibility_timeout_s: int | None = Field(
+        None,
+        ge=2,
+        description="A job taken by a worker that died is delivered again after this;"
+        " unset: 2 x JOB_TIME_LIMIT_S. Must exceed JOB_TIME_LIMIT_S.",
+    )
+    job_max_runs: int = Field(
+        3, ge=1, le=100, description="A job whose worker died this many times running it fails."
+    )
+    job_heartbeat_file: Path = Field(
+        DEFAULT_HEARTBEAT_FILE, description="The job worker's liveness file (its probe reads it)."
+    )
+
+    @property
+    def job_visibility_s(self) -> int:
+        """JOB_VISIBILITY_TIMEOUT_S, else twice the time limit."""
+        return self.job_visibility_timeout_s or 2 * self.job_time_limit_s
+
+    def redis_url_text(self) -> str:
+        if self.redis_url is None:
+            raise ValueError("REDIS_URL is not set")
+        return self.redis_url.get_secret_value()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -133,6 +185,31 @@ class Settings(BaseSettings):
             raise ValueError(f"MODEL_CLASS must look like 'package.module:factory', got {value!r}")
         return value or None
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(REDIS_SCHEMES):
+            # Not the value: it may hold a password.
+            raise ValueError(f"REDIS_URL must start with one of {', '.join(REDIS_SCHEMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _jobs_consistent(self) -> Settings:
+        if self.jobs_enabled and self.redis_url is None:
+            raise ValueError(
+                "JOBS_ENABLED=true needs REDIS_URL (redis://[:password@]host:port/db):"
+                " the job queue and results live there"
+            )
+        if self.job_visibility_s <= self.job_time_limit_s:
+            raise ValueError(
+                f"JOB_VISIBILITY_TIMEOUT_S ({self.job_visibility_s}) must exceed"
+                f" JOB_TIME_LIMIT_S ({self.job_time_limit_s}): a job still running would be"
+                " delivered to a second worker"
+            )
+        return self
+
     @model_validator(mode="after")
     def _request_fits_queue(self) -> Settings:
         if self.max_rows_per_request > self.max_queue_rows:
@@ -152,6 +229,7 @@ def load_settings() -> Settings:
         for error in exc.errors():
             name = "_".join(str(part) for part in error["loc"]).upper()
             # A rule across variables has no single name: its message names them itself.
-            prefix = f"{name}={error.get('input')!r}: " if name else ""
+            shown = "<hidden>" if name in SECRET_ENV else repr(error.get("input"))
+            prefix = f"{name}={shown}: " if name else ""
             lines.append(f"  {prefix}{error['msg']}")
         raise SystemExit("corebound: invalid configuration\n" + "\n".join(lines)) from None

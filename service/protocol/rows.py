@@ -19,10 +19,13 @@ from service.protocol.errors import InputError
 CONTAINER_SLACK = 16
 
 
-def check_structure(body: bytes, max_rows: int, max_values: int) -> None:
+def check_structure(
+    body: bytes, max_rows: int, max_values: int, setting: str = "MAX_ROWS_PER_REQUEST"
+) -> None:
     """Refuses JSON with far more lists or values than `max_rows` rows hold, before parsing.
 
-    `max_values`: rows x input width, the numbers in the largest valid request.
+    `max_values`: rows x input width, the numbers in the largest valid request; `setting`
+    names the variable that set `max_rows` in the messages (JOB_MAX_ROWS for a job).
     """
     # Parsing builds a Python object per value, list and object (~30-60 bytes each, up to 35x
     # the body for tiny values): count them first with C-speed scans and refuse, before
@@ -34,7 +37,7 @@ def check_structure(body: bytes, max_rows: int, max_values: int) -> None:
         raise InputError(
             413,
             f"body holds {containers} JSON lists/objects; at most {most_containers} for"
-            f" MAX_ROWS_PER_REQUEST={max_rows}",
+            f" {setting}={max_rows}",
         )
     values = body.count(b",") + 1
     most_values = 2 * (max_values + max_rows) + CONTAINER_SLACK
@@ -42,7 +45,7 @@ def check_structure(body: bytes, max_rows: int, max_values: int) -> None:
         raise InputError(
             413,
             f"body holds about {values} JSON values; at most {most_values} for"
-            f" MAX_ROWS_PER_REQUEST={max_rows} rows"
+            f" {setting}={max_rows} rows"
             f" of {max_values // max_rows} numbers",
         )
 
@@ -60,7 +63,12 @@ def parse_json(body: bytes) -> Any:
 
 
 def decode_predict(
-    payload: Any, input_dim: int, max_rows: int, scan_bools: bool, numbers_only: bool = False
+    payload: Any,
+    input_dim: int,
+    max_rows: int,
+    scan_bools: bool,
+    numbers_only: bool = False,
+    setting: str = "MAX_ROWS_PER_REQUEST",
 ) -> np.ndarray:
     if not isinstance(payload, dict):
         raise InputError(422, 'body must be a JSON object like {"inputs": [[...], ...]}')
@@ -70,7 +78,12 @@ def decode_predict(
     if "inputs" not in payload:
         raise InputError(422, "missing field 'inputs'")
     return to_rows(
-        payload["inputs"], input_dim, max_rows, scan_bools=scan_bools, numbers_only=numbers_only
+        payload["inputs"],
+        input_dim,
+        max_rows,
+        scan_bools=scan_bools,
+        numbers_only=numbers_only,
+        setting=setting,
     )
 
 
@@ -103,6 +116,7 @@ def to_rows(
     what: str = "inputs",
     scan_bools: bool = True,
     numbers_only: bool = False,
+    setting: str = "MAX_ROWS_PER_REQUEST",
 ) -> np.ndarray:
     """A list of rows of numbers -> float32 [n, input_dim], or an InputError saying why not.
 
@@ -132,8 +146,7 @@ def to_rows(
     if len(array) > max_rows:
         raise InputError(
             422,
-            f"'{what}' has {len(array)} rows; at most {max_rows} per request"
-            " (MAX_ROWS_PER_REQUEST)",
+            f"'{what}' has {len(array)} rows; at most {max_rows} per request ({setting})",
         )
     if array.shape[1] != input_dim:
         raise InputError(

@@ -40,6 +40,15 @@ def largest_body_bytes(max_rows: int, input_dim: int) -> int:
 DEFAULT_BODY_BYTES = largest_body_bytes(256, DEFAULT_INPUT_DIM)  # 431,104
 
 
+def job_body_bytes(job_max_rows: int, input_dim: int, job_max_body_bytes: int | None = None) -> int:
+    """B, a job body's limit: JOB_MAX_BODY_BYTES, else the largest valid job of JOB_MAX_ROWS.
+
+    The API pod with JOBS_ENABLED plans one such body per worker (`plan(job_body_bytes=B)`);
+    the job worker plans `plan(max_body_bytes=B, parse_concurrency=1)`, one job per process.
+    """
+    return job_max_body_bytes or largest_body_bytes(job_max_rows, input_dim)
+
+
 @dataclass(frozen=True)
 class Plan:
     cpu_limit: float
@@ -53,6 +62,7 @@ class Plan:
     memory_mib: int
     request_mib: float = 0.0
     max_body_bytes: int = DEFAULT_BODY_BYTES
+    job_body_bytes: int = 0  # the API's job body limit (JOBS_ENABLED), planned once per worker
     memory_limit_mib: int | None = None
     note: str = ""
     model_mmap: bool = True
@@ -94,6 +104,7 @@ def plan(
     headroom_mib: int = 128,
     max_body_bytes: int = DEFAULT_BODY_BYTES,
     parse_concurrency: int = DEFAULT_PARSE_CONCURRENCY,
+    job_body_bytes: int = 0,
 ) -> Plan:
     """The sizing formula (README "Sizing"), pure so the chart can be checked against it.
 
@@ -102,7 +113,8 @@ def plan(
     memory: copies x model + workers x (overhead + requests) + headroom, copies = 1 when
     memory-mapped (else one per worker), plus one per worker when `packed` (MODEL_RUNTIME
     onnxruntime packs the weights in each worker); requests = the body limit x (parse slots +
-    BODY_EXPANSION).
+    BODY_EXPANSION), plus, serving jobs (`job_body_bytes` B > 0), B x (1 + BODY_EXPANSION):
+    one job body read and parsed at a time.
     """
     if mode not in ("throughput", "latency"):
         raise ValueError(f"CONCURRENCY_MODE must be 'throughput' or 'latency', got {mode!r}")
@@ -115,7 +127,7 @@ def plan(
     if threads is None:
         threads = max(1, math.floor(cpu_limit / workers))
     copies = _copies(workers, mmap, packed)
-    requests = request_mib(max_body_bytes, parse_concurrency)
+    requests = request_mib(max_body_bytes, parse_concurrency) + request_mib(job_body_bytes, 1)
     memory = _memory_mib(copies, model_mib, workers, worker_overhead_mib + requests, headroom_mib)
     return Plan(
         cpu_limit=cpu_limit,
@@ -129,6 +141,7 @@ def plan(
         memory_mib=memory,
         request_mib=requests,
         max_body_bytes=max_body_bytes,
+        job_body_bytes=job_body_bytes,
         model_mmap=mmap,
         model_packed=packed,
     )

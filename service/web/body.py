@@ -38,6 +38,10 @@ class BodyPolicy:
     max_values: int  # rows x input width: numbers in the largest valid request
     slots: int
     wait_s: float
+    # The variables that set the limits, as the refusals name them (a job's: JOB_*).
+    bytes_setting: str = "MAX_BODY_BYTES"
+    rows_setting: str = "MAX_ROWS_PER_REQUEST"
+    slots_setting: str = "PARSE_CONCURRENCY"
     gate: asyncio.Semaphore = field(init=False)
     waiting: int = field(init=False, default=0)
 
@@ -56,21 +60,21 @@ def policy_of(request: Request) -> BodyPolicy:
     return policy
 
 
-async def read_json_body(request: Request) -> bytes:
-    """A `/v1` JSON body within the worker's BodyPolicy."""
+async def read_json_body(request: Request, policy: BodyPolicy | None = None) -> bytes:
+    """A `/v1` JSON body within `policy` (default: the worker's BodyPolicy)."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise InputError(
             415, f"Content-Type must be application/json, got {content_type or 'none'!r}"
         )
-    policy = policy_of(request)
+    policy = policy or policy_of(request)
     body = await read_bounded(request, policy)
-    check_structure(body, policy.max_rows, policy.max_values)
+    check_structure(body, policy.max_rows, policy.max_values, policy.rows_setting)
     return body
 
 
-async def read_infer_body(request: Request) -> oip_binary.Body:
+async def read_infer_body(request: Request, policy: BodyPolicy | None = None) -> oip_binary.Body:
     """The v2 infer body, bounded before and after decompression.
 
     The JSON part's lists and values are counted before it is parsed (the binary part holds
@@ -79,11 +83,11 @@ async def read_infer_body(request: Request) -> oip_binary.Body:
     headers = request.headers
     declared_header = headers.get(HEADER_LENGTH)
     oip_binary.check_media(headers.get("content-type", ""), declared_header is not None)
-    policy = policy_of(request)
+    policy = policy or policy_of(request)
     raw = await read_bounded(request, policy)
     plain = oip_binary.decompress(raw, headers.get("content-encoding", ""), policy.max_bytes)
     body = oip_binary.split(plain, declared_header)
-    check_structure(body.header, policy.max_rows, policy.max_values)
+    check_structure(body.header, policy.max_rows, policy.max_values, policy.rows_setting)
     return body
 
 
@@ -94,7 +98,9 @@ async def read_bounded(request: Request, policy: BodyPolicy) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         # Close: otherwise the server reads and discards the declared body to keep the
         # connection, and the client keeps sending it.
-        raise InputError(413, f"body of {declared} bytes exceeds MAX_BODY_BYTES={limit}", _CLOSE)
+        raise InputError(
+            413, f"body of {declared} bytes exceeds {policy.bytes_setting}={limit}", _CLOSE
+        )
     if not policy.gate.locked():
         await policy.gate.acquire()  # free: no wait_for, no task
     elif policy.waiting >= policy.max_waiting:
@@ -108,27 +114,29 @@ async def read_bounded(request: Request, policy: BodyPolicy) -> bytes:
         finally:
             policy.waiting -= 1
     try:
-        return await _read_within(request, limit)
+        return await _read_within(request, limit, policy.bytes_setting)
     finally:
         policy.gate.release()
 
 
 def _busy(policy: BodyPolicy) -> InputError:
-    return InputError(503, f"{policy.slots} bodies already being read (PARSE_CONCURRENCY)", _BUSY)
+    return InputError(
+        503, f"{policy.slots} bodies already being read ({policy.slots_setting})", _BUSY
+    )
 
 
 _CLOSE = {"Connection": "close"}
 _BUSY = {"Retry-After": "1"}
 
 
-async def _read_within(request: Request, limit: int) -> bytes:
+async def _read_within(request: Request, limit: int, setting: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise InputError(413, f"body exceeds MAX_BODY_BYTES={limit}", _CLOSE)
+                raise InputError(413, f"body exceeds {setting}={limit}", _CLOSE)
             chunks.append(chunk)
     except ClientDisconnect:
         raise ClientGone(f"client went away after {size} body bytes") from None

@@ -6,7 +6,7 @@ schemas are declared here and completed with the model's input width once it is 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -56,6 +56,23 @@ class InferResponse(BaseModel):
     outputs: list[OutputTensor]
 
 
+class JobAccepted(BaseModel):
+    id: str
+    status: Literal["queued"]
+
+
+class JobStatus(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    kind: Literal["predict", "infer"]
+    submitted_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    runs: int
+    result: PredictResponse | InferResponse | None = None  # succeeded only
+    error: str | None = None  # failed only
+
+
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
 
@@ -76,6 +93,18 @@ def _errors(model: type[BaseModel], bad_request: int) -> dict[int | str, dict[st
     }
 
 
+_UNAVAILABLE = {
+    "description": "Queue full (JOB_MAX_QUEUED) or Redis unreachable",
+    "headers": _RETRY_AFTER,
+}
+# Either key: /v1 paths answer {"detail"}, /v2 paths {"error"}.
+_EITHER: Any = ErrorDetail | OipError
+_JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": _EITHER, "description": "Jobs off (JOBS_ENABLED), or an unknown model"},
+    503: {"model": _EITHER, **_UNAVAILABLE},
+}
+
+
 ERROR_RESPONSES = {
     **_errors(ErrorDetail, 422),
     400: {"model": ErrorDetail, "description": "Body is not JSON"},
@@ -83,6 +112,19 @@ ERROR_RESPONSES = {
 OIP_ERROR_RESPONSES = {
     **_errors(OipError, 400),
     404: {"model": OipError, "description": "Unknown model"},
+}
+
+
+JOB_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": _EITHER, "description": "Body is not JSON; (/v2) invalid input"},
+    413: {"model": _EITHER, "description": "Body or rows over the job limits"},
+    415: {"model": _EITHER, "description": "Not JSON: jobs take JSON bodies"},
+    422: {"model": ErrorDetail, "description": "(/v1) invalid input; the message says what"},
+    **_JOB_ERRORS,
+}
+JOB_STATUS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDetail, "description": "Unknown, expired (JOB_RESULT_TTL_S) or jobs off"},
+    503: {"model": ErrorDetail, **_UNAVAILABLE},
 }
 
 
@@ -156,8 +198,15 @@ def _pin_model_name(schema: dict[str, Any], name: str, version: str) -> None:
                     parameter["schema"]["enum"] = [pinned[parameter["name"]]]
 
 
-def install(app: FastAPI, model: Any, max_rows: int) -> None:
-    """`model` is a callable giving the loaded model or None: it exists only after the lifespan."""
+def job_schemas(input_dim: int | None, job_max_rows: int) -> dict[str, Any]:
+    """The job bodies: the sync routes' schemas with JOB_MAX_ROWS rows."""
+    return {f"Job{name}": v for name, v in request_schemas(input_dim, job_max_rows).items()}
+
+
+def install(app: FastAPI, model: Any, max_rows: int, job_max_rows: int | None = None) -> None:
+    """`model` is a callable giving the loaded model or None: it exists only after the lifespan.
+
+    `job_max_rows`: JOB_MAX_ROWS, when the job routes are served."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -166,7 +215,10 @@ def install(app: FastAPI, model: Any, max_rows: int) -> None:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         loaded = model()
-        schemas = request_schemas(loaded.input_dim if loaded else None, max_rows)
+        input_dim = loaded.input_dim if loaded else None
+        schemas = request_schemas(input_dim, max_rows)
+        if job_max_rows is not None:
+            schemas |= job_schemas(input_dim, job_max_rows)
         schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
         if loaded:
             _pin_model_name(schema, loaded.name, loaded.version)

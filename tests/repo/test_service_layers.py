@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"service.sizing"},
     {"service.inference"},
     {"service.protocol"},
+    {"service.jobs"},  # the job worker decodes with service.protocol; the job routes queue here
     {"service.web", "service.server"},
     {"service.app", "service.gunicorn_conf", "service.probe"},
 ]

@@ -8,7 +8,6 @@ service/protocol/oip_tensors.py.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,9 +15,8 @@ from fastapi.responses import Response
 
 from service import __version__
 from service.inference.loaded import LoadedModel
-from service.protocol import oip_binary, oip_tensors
-from service.protocol.errors import InputError
-from service.protocol.rows import encode, may_hold_bools, parse_json
+from service.protocol import oip_infer, oip_tensors
+from service.protocol.rows import encode
 from service.web.body import read_infer_body
 from service.web.openapi_docs import OIP_ERROR_RESPONSES, InferResponse, ModelMetadata, json_body
 from service.web.responses import binary_response, json_response
@@ -33,12 +31,7 @@ EXTENSIONS = ["binary_tensor_data"]
 
 def _model(request: Request, name: str, version: str | None) -> LoadedModel:
     model, _ = runtime_of(request).serving
-    if name != model.name:
-        raise InputError(404, f"unknown model {name!r}; this server serves {model.name!r}")
-    if version is not None and version != model.version:
-        raise InputError(
-            404, f"unknown version {version!r} of model {name!r}; versions: [{model.version!r}]"
-        )
+    oip_infer.check_served(model, name, version)
     return model
 
 
@@ -73,36 +66,17 @@ async def _model_ready(request: Request, name: str, version: str | None) -> Resp
     return json_response({"name": model.name, "ready": ok}, 200 if ok else 503)
 
 
-def _parse(body: oip_binary.Body) -> Any:
-    try:
-        return parse_json(body.header)
-    except InputError as exc:
-        if body.binary:
-            raise
-        hint = " (binary tensors after the JSON need an Inference-Header-Content-Length header)"
-        raise InputError(exc.status, exc.message + hint) from None
-
-
 async def _infer(request: Request, name: str, version: str | None) -> Response:
     model = _model(request, name, version)
     rt = runtime_of(request)
     _, engine = rt.serving
     body = await read_infer_body(request)
-    decoded = oip_tensors.decode(
-        _parse(body),
-        body.tail,
-        body.binary,
-        model,
-        rt.settings.max_rows_per_request,
-        may_hold_bools(body.header),
-    )
+    decoded = oip_infer.decode(body, model, rt.settings.max_rows_per_request)
     # The body is not needed while the request waits for the model: queued requests must
     # not each hold a maximal body (the memory plan budgets bodies being parsed, not queued).
     del body
     outputs = await engine.infer(decoded.rows, rt.settings.request_timeout_s)
-    header, parts = oip_tensors.encode(
-        model, outputs, decoded.outputs, decoded.request_id or str(uuid.uuid4())
-    )
+    header, parts = oip_infer.encode(model, outputs, decoded)
     if not parts:
         return json_response(header)
     return binary_response(encode(header), parts)

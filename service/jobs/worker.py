@@ -1,0 +1,89 @@
+"""The job worker: `python -m service.jobs.worker`, sized from the cgroup like gunicorn.
+
+As service/gunicorn_conf.py does for the API: the plan once, in the main process, before
+any child exists (one process per whole core, WEB_CONCURRENCY wins; the job body in the
+memory plan, one job per process), BLAS thread counts in the environment before any child
+loads numpy, a model.onnx prepared once for all children, the plan logged as one JSON line
+(`"role": "jobs"`). Then Celery's prefork worker; each child maps the model at start. SIGTERM
+is Celery's warm shutdown: running jobs finish, nothing new is taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from service.jobs import task
+from service.jobs.celery_app import create_celery
+from service.jobs.heartbeat import heartbeat_step
+from service.settings import Settings, load_settings
+from service.sizing.formula import Plan, model_kind
+from service.sizing.planning import PLAN_ENV, plan_for
+
+BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_argv(settings: Settings, plan: Plan) -> list[str]:
+    """Celery's worker command line: docs/CONTRACT.md "Jobs"."""
+    return [
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={plan.workers}",
+        "-Q",
+        settings.job_queue,
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--loglevel={settings.log_level.upper()}",
+        f"--hostname=corebound-jobs-{os.getpid()}@%h",  # two workers may share a host
+    ]
+
+
+def prepare(settings: Settings) -> Plan:
+    """The plan, the environment every child inherits, the shared ONNX weights; SystemExit
+    naming the problem when this worker cannot start."""
+    if settings.redis_url is None:
+        raise SystemExit(
+            "corebound: the job worker needs REDIS_URL (redis://[:password@]host:port/db)"
+        )
+    try:
+        plan = plan_for(settings, role="jobs")
+    except ValueError as exc:
+        raise SystemExit(f"corebound: {exc}") from None
+    # BLAS reads these when numpy loads in each child: the plan's threads, not the node's.
+    for var in BLAS_VARS:
+        os.environ[var] = str(plan.threads)
+    os.environ[PLAN_ENV] = json.dumps(plan.as_dict())
+    if model_kind(settings.model_dir, settings.model_class) == "onnx":
+        # Once, before any child: they then map one prepared copy of the weights.
+        from service.inference.onnx_session import prepare_shared
+
+        try:
+            prepare_shared(
+                settings.model_dir / "model.onnx", settings.model_cache_dir, plan.model_packed
+            )
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise SystemExit(
+                f"corebound: model.onnx (MODEL_CACHE_DIR {settings.model_cache_dir}): {exc}"
+            ) from None
+    return plan
+
+
+def main() -> None:
+    settings = load_settings()
+    plan = prepare(settings)
+    line = {"event": "plan", "role": "jobs", **plan.as_dict(), "queue": settings.job_queue}
+    print(json.dumps(line), file=sys.stderr, flush=True)
+    if plan.note:
+        print(f"corebound: {plan.note}", file=sys.stderr, flush=True)
+    app = create_celery(settings)
+    task.register(app, settings)
+    app.steps["worker"].add(heartbeat_step(settings.job_heartbeat_file))
+    app.worker_main(worker_argv(settings, plan))
+
+
+if __name__ == "__main__":
+    main()
