@@ -33,18 +33,20 @@ image references.
 {{- end }}
 
 {{/*
-The image of every container the chart makes: (list $ "service") or (list $ "loadtest").
-`repository@digest` when a digest is set (one exact build; the tag is then not used), else
-`repository:tag` with the tag defaulting to appVersion. The loadtest repository defaults to
-`<image.repository>-loadtest`: the release command pushes both under one registry.
+The image of every container the chart makes: (list $ "service"), (list $ "loadtest") or
+(list $ "redis"). `repository@digest` when a digest is set (one exact build; the tag is then
+not used), else `repository:tag` with the tag defaulting to appVersion. The loadtest and redis
+repositories default to `<image.repository>-loadtest` and `-redis`: the release command pushes
+them all under one registry.
 */}}
 {{- define "corebound.image" -}}
 {{- $ := index . 0 }}
-{{- $image := get (dict "service" $.Values.image "loadtest" $.Values.loadtest.image) (index . 1) }}
+{{- $part := index . 1 }}
+{{- $image := get (dict "service" $.Values.image "loadtest" $.Values.loadtest.image "redis" $.Values.jobs.redis.image) $part }}
 {{- if not $image }}
-{{- fail (printf "corebound.image: no image %q (service or loadtest)" (index . 1)) }}
+{{- fail (printf "corebound.image: no image %q (service, loadtest or redis)" $part) }}
 {{- end }}
-{{- $repository := $image.repository | default (printf "%s-loadtest" $.Values.image.repository) }}
+{{- $repository := $image.repository | default (printf "%s-%s" $.Values.image.repository $part) }}
 {{- if $image.digest }}
 {{- printf "%s@%s" $repository $image.digest }}
 {{- else }}
@@ -55,4 +57,19 @@ The image of every container the chart makes: (list $ "service") or (list $ "loa
 {{/* The project's published service image: image.repository's default, which NOTES name. */}}
 {{- define "corebound.publishedRepository" -}}
 ghcr.io/corebound/corebound
+{{- end }}
+
+{{/* The built-in Redis: its StatefulSet, Service, ConfigMap, Secret and NetworkPolicy. */}}
+{{- define "corebound.redisName" -}}
+{{- printf "%s-redis" (include "corebound.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Secret holding the built-in Redis's `password`: jobs.redis.existingSecret, else the chart's. */}}
+{{- define "corebound.redisSecretName" -}}
+{{- .Values.jobs.redis.existingSecret | default (include "corebound.redisName" .) }}
+{{- end }}
+
+{{/* The job workers' Deployment and HPA. */}}
+{{- define "corebound.jobsName" -}}
+{{- printf "%s-jobs" (include "corebound.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -4,11 +4,15 @@ renders these over a table of inputs and compares them with plan(). Each helper 
 number; callers convert with `| float64` or `| int`.
 */}}
 
-{{/* CPU cores from resources.cpu: 2, "2", 0.5, "2.5" or "1500m" (parse_cpu_quantity). */}}
+{{/*
+CPU cores from resources.cpu: 2, "2", 0.5, "2.5" or "1500m" (parse_cpu_quantity). A scope
+(corebound.jobWorkerScope) names its own key in the messages.
+*/}}
 {{- define "corebound.cpuCores" -}}
 {{- $raw := toString .Values.resources.cpu | trim }}
+{{- $key := get . "cpuKey" | default "resources.cpu" }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" $raw) }}
-{{- fail (printf "resources.cpu: not a CPU quantity: %q (use cores like 2 or 0.5, or millicores like 1500m)" $raw) }}
+{{- fail (printf "%s: not a CPU quantity: %q (use cores like 2 or 0.5, or millicores like 1500m)" $key $raw) }}
 {{- end }}
 {{- $cores := 0.0 }}
 {{- if hasSuffix "m" $raw }}
@@ -17,7 +21,7 @@ number; callers convert with `| float64` or `| int`.
 {{- $cores = float64 $raw }}
 {{- end }}
 {{- if le $cores 0.0 }}
-{{- fail (printf "resources.cpu: CPU quantity must be positive: %q" $raw) }}
+{{- fail (printf "%s: CPU quantity must be positive: %q" $key $raw) }}
 {{- end }}
 {{- $cores }}
 {{- end }}
@@ -54,17 +58,26 @@ number; callers convert with `| float64` or `| int`.
 {{- end }}
 
 {{/*
-Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request,
-rows x (width x 26 + 4) + 4096 (formula.largest_body_bytes: the widest float and its separator).
+The largest valid body of (list rows width): rows x (width x 26 + 4) + 4096
+(formula.largest_body_bytes: the widest float and its separator, the envelope).
 */}}
+{{- define "corebound.largestBodyBytes" -}}
+{{- $width := int (index . 1) }}
+{{- add (mul (int (index . 0)) (add (mul $width 26) 4)) 4096 }}
+{{- end }}
+
+{{/* Request body limit in bytes (MAX_BODY_BYTES): the override, else the largest valid request. */}}
 {{- define "corebound.maxBodyBytes" -}}
 {{- if .Values.batching.maxBodyBytes }}
 {{- int .Values.batching.maxBodyBytes }}
 {{- else }}
-{{- $rows := include "corebound.maxRowsPerRequest" . | int }}
-{{- $width := int .Values.model.inputDim }}
-{{- add (mul $rows (add (mul $width 26) 4)) 4096 }}
+{{- include "corebound.largestBodyBytes" (list (include "corebound.maxRowsPerRequest" .) .Values.model.inputDim) }}
 {{- end }}
+{{- end }}
+
+{{/* The job body limit B in bytes (JOB_MAX_BODY_BYTES): the largest job of jobs.maxRows rows. */}}
+{{- define "corebound.jobBodyBytes" -}}
+{{- include "corebound.largestBodyBytes" (list .Values.jobs.maxRows .Values.model.inputDim) }}
 {{- end }}
 
 {{/* Bodies read and parsed at once per worker (PARSE_CONCURRENCY). */}}
@@ -72,10 +85,17 @@ rows x (width x 26 + 4) + 4096 (formula.largest_body_bytes: the widest float and
 {{- int .Values.batching.parseConcurrency }}
 {{- end }}
 
-{{/* MiB per worker for request bodies: body limit x (parse slots + 24) (resources.request_mib). */}}
+{{/*
+MiB per worker for request bodies: body limit x (parse slots + 24) (formula.request_mib). With
+the job API on, each API worker also reads one job body at a time: request_mib(B, 1).
+*/}}
 {{- define "corebound.requestMiB" -}}
 {{- $slots := include "corebound.parseConcurrency" . | int }}
-{{- divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
+{{- $mib := divf (mul (include "corebound.maxBodyBytes" . | int) (add $slots 24)) 1048576 }}
+{{- if .Values.jobs.enabled }}
+{{- $mib = addf $mib (divf (mul (include "corebound.jobBodyBytes" . | int) 25) 1048576) }}
+{{- end }}
+{{- $mib }}
 {{- end }}
 
 {{/* ONNX Runtime runs the model (it alone packs): not a model.class model, model.runtime onnxruntime. */}}
@@ -130,4 +150,25 @@ rows x (width x 26 + 4) + 4096 (formula.largest_body_bytes: the widest float and
 {{- $p := .Values.probes.startup }}
 {{- $seconds := addf $p.baseSeconds (divf .Values.model.sizeMiB $p.loadMiBPerSecond) }}
 {{- divf $seconds $p.periodSeconds | ceil | int }}
+{{- end }}
+
+{{/*
+The job worker's plan: formula.plan() over jobs.worker.resources.cpu with the job body as its
+one request body (max_body_bytes = B, parse_concurrency 1), the rest as the service's (mode,
+model, packing, overhead, headroom). Call with (list $ $scope): it fills the dict $scope so the
+helpers above (workers, threads, memoryMiB) size a worker pod from it. The service's overrides
+concurrency.workers/threads and resources.memoryMiB are for its own CPU and are not used.
+*/}}
+{{- define "corebound.jobWorkerScope" -}}
+{{- $ := index . 0 }}
+{{- $v := deepCopy $.Values }}
+{{- $_ := set $v "resources" (dict "cpu" $.Values.jobs.worker.resources.cpu "memoryMiB" nil) }}
+{{- $_ = set $v.concurrency "workers" nil }}
+{{- $_ = set $v.concurrency "threads" nil }}
+{{- $_ = set $v.batching "maxBodyBytes" (include "corebound.jobBodyBytes" $ | int) }}
+{{- $_ = set $v.batching "parseConcurrency" 1 }}
+{{- /* A worker holds no API request path: no job body on top of the one above. */}}
+{{- $_ = set $v.jobs "enabled" false }}
+{{- $_ = set (index . 1) "Values" $v }}
+{{- $_ = set (index . 1) "cpuKey" "jobs.worker.resources.cpu" }}
 {{- end }}

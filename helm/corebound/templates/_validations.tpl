@@ -43,6 +43,28 @@ runs them.
 {{- fail (printf "loadtest.slo.p95Ms (%v) must be <= loadtest.slo.p99Ms (%v)" .Values.loadtest.slo.p95Ms .Values.loadtest.slo.p99Ms) }}
 {{- end }}
 {{- include "corebound.validateRoutes" . }}
+{{- include "corebound.validateJobs" . }}
+{{- end }}
+
+{{/* The job API, once enabled: where its Redis is, and the workers' CPU and bounds. */}}
+{{- define "corebound.validateJobs" -}}
+{{- $j := .Values.jobs }}
+{{- if $j.enabled }}
+{{- if and (not $j.redis.enabled) (not $j.externalRedis.existingSecret) }}
+{{- fail "jobs.externalRedis.existingSecret is required when jobs.enabled and jobs.redis.enabled=false: name a Secret holding the whole REDIS_URL (redis://:<password>@<host>:6379/0) under the key jobs.externalRedis.urlKey, or keep jobs.redis.enabled=true for the built-in Redis" }}
+{{- end }}
+{{- if and $j.redis.enabled $j.externalRedis.existingSecret }}
+{{- fail (printf "jobs.externalRedis.existingSecret (%q) is used only with jobs.redis.enabled=false: set that to use your Redis, or leave the Secret out for the built-in one" $j.externalRedis.existingSecret) }}
+{{- end }}
+{{- /* The worker's plan parses jobs.worker.resources.cpu and names it when it is malformed. */}}
+{{- $worker := dict }}
+{{- include "corebound.jobWorkerScope" (list . $worker) }}
+{{- $_ := include "corebound.memoryMiB" $worker }}
+{{- $a := $j.worker.autoscaling }}
+{{- if and $a.enabled (lt (int $a.maxReplicas) (int $a.minReplicas)) }}
+{{- fail (printf "jobs.worker.autoscaling.maxReplicas (%v) must be >= jobs.worker.autoscaling.minReplicas (%v)" $a.maxReplicas $a.minReplicas) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The Ingress and the HTTPRoute: what each needs once enabled. */}}
