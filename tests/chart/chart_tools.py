@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterable
@@ -69,8 +70,13 @@ def render_files(
 
 def render(values: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
     """Every Kubernetes object the chart renders (hooks included), parsed."""
+    return yaml_docs(render_files(values, **kwargs))
+
+
+def yaml_docs(files: dict[str, str]) -> list[dict[str, Any]]:
+    """The objects of rendered template files (template path -> text), parsed."""
     docs: list[dict[str, Any]] = []
-    for path, text in sorted(render_files(values, **kwargs).items()):
+    for path, text in sorted(files.items()):
         if path.endswith(".yaml"):
             docs.extend(d for d in yaml.safe_load_all(text) if d)
     return docs
@@ -126,18 +132,44 @@ def validate_strict(docs: list[dict[str, Any]], kube_version: str) -> list[str]:
     return errors
 
 
+def service_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The service's Deployment: the one whose pods run the `server` container (the job
+    workers' Deployment runs `worker`)."""
+    found = [
+        d
+        for d in kinds(docs, "Deployment")
+        if any(c["name"] == "server" for c in d["spec"]["template"]["spec"]["containers"])
+    ]
+    assert len(found) == 1, f"expected one service Deployment, found {len(found)}"
+    return found[0]
+
+
 def server_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = service_deployment(docs)["spec"]["template"]["spec"]["containers"]
     return next(c for c in containers if c["name"] == "server")
 
 
-def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
-    """The container's environment: envFrom ConfigMaps first, then `env` entries."""
+def container_env(
+    docs: list[dict[str, Any]],
+    container: dict[str, Any],
+    secrets: dict[tuple[str, str], str] | None = None,
+) -> dict[str, str]:
+    """The container's environment: envFrom ConfigMaps first, then `env` entries. With
+    `secrets` ((Secret name, key) -> value), secretKeyRef entries too and `$(NAME)` references
+    to earlier entries expanded, as the kubelet does."""
     env: dict[str, str] = {}
     configmaps = {c["metadata"]["name"]: c.get("data", {}) for c in kinds(docs, "ConfigMap")}
     for source in container.get("envFrom", []):
         env.update(configmaps[source["configMapRef"]["name"]])
-    env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    for entry in container.get("env", []):
+        if "value" in entry:
+            value = entry["value"]
+            if secrets is not None:
+                value = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), value)
+            env[entry["name"]] = value
+        elif secrets is not None and "secretKeyRef" in entry.get("valueFrom", {}):
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = secrets[(ref["name"], ref["key"])]
     return env
 
 
@@ -171,9 +203,9 @@ SERVICE_URL = f"http://{RELEASE}:80"
 
 def pod_templates(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """Every pod (template) the render holds, metadata and spec, named `Kind/name`: Pods,
-    Deployments, Jobs and the CronJobs' job templates."""
+    Deployments, StatefulSets, Jobs and the CronJobs' job templates."""
     found = [(f"Pod/{d['metadata']['name']}", d) for d in kinds(docs, "Pod")]
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment", "StatefulSet", "Job"):
         found += [
             (f"{kind}/{d['metadata']['name']}", d["spec"]["template"]) for d in kinds(docs, kind)
         ]

@@ -168,10 +168,12 @@ def test_restricted_security_everywhere(everything: list[dict[str, Any]]) -> Non
         f"CronJob/{ct.RELEASE}-loadtest",
         f"CronJob/{ct.RELEASE}-loadtest-workers",
         f"Deployment/{ct.RELEASE}",
+        f"Deployment/{ct.RELEASE}-jobs",
         f"Pod/{ct.RELEASE}-test-predict",
+        f"StatefulSet/{ct.RELEASE}-redis",
     ]
     # Only the `helm test` probe and the load test's master read the API, each with its own
-    # account; the service pods and the load test's workers get no token.
+    # account; the service pods, job workers, Redis and the load test's workers get no token.
     accounts = {
         f"Pod/{ct.RELEASE}-test-predict": f"{ct.RELEASE}-probe",
         f"CronJob/{ct.RELEASE}-loadtest": f"{ct.RELEASE}-loadtest",

@@ -55,10 +55,13 @@ def test_hpa_keeps_the_live_replica_count() -> None:
     Without a cluster `lookup` is empty, so only the template's use of it is visible here; the
     live check is the cluster test named in the report.
     """
-    template = (ct.CHART_DIR / "templates" / "deployment.yaml").read_text()
+    helper = (ct.CHART_DIR / "templates" / "_pods.tpl").read_text()
     docs = ct.render()
 
-    assert 'lookup "apps/v1" "Deployment" .Release.Namespace' in template
+    # corebound.replicas, which the service's and the job workers' Deployments call.
+    assert 'lookup "apps/v1" "Deployment" $.Release.Namespace (index . 1)' in helper
+    for name in ("deployment.yaml", "jobs-deployment.yaml"):
+        assert 'include "corebound.replicas"' in (ct.CHART_DIR / "templates" / name).read_text()
     assert "replicas" not in ct.one(docs, "Deployment")["spec"]  # `helm template`, GitOps
     off = ct.render({"autoscaling": {"enabled": False}, "replicaCount": 3})
     assert ct.one(off, "Deployment")["spec"]["replicas"] == 3

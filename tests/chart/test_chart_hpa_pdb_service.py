@@ -27,9 +27,10 @@ def test_client_pods_are_never_behind_the_service(everything: list[dict[str, Any
         if selector <= template["metadata"]["labels"].items()
     ]
 
-    # The helm test Pod and the load test's master and workers are not among them.
+    # The helm test Pod, the load test's master and workers, the job workers and Redis are not
+    # among them.
     assert behind == [f"Deployment/{ct.RELEASE}"]
-    assert len(ct.pod_templates(everything)) == 4
+    assert len(ct.pod_templates(everything)) == 6
 
 
 def test_hpa_targets_the_deployment_on_cpu(default: list[dict[str, Any]]) -> None:

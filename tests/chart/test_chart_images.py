@@ -31,6 +31,8 @@ def test_defaults_are_the_published_images_at_the_app_version(
     found = images(everything)
 
     assert found.pop(f"Deployment/{ct.RELEASE}") == {f"{PUBLISHED}:{V}"}
+    assert found.pop(f"Deployment/{ct.RELEASE}-jobs") == {f"{PUBLISHED}:{V}"}  # same model
+    assert found.pop(f"StatefulSet/{ct.RELEASE}-redis") == {f"{PUBLISHED}-redis:{V}"}
     assert found == {name: {f"{PUBLISHED}-loadtest:{V}"} for name in found}
     assert len(found) == 3  # both CronJobs and the helm test pod
     assert ct.default_values()["image"]["repository"] == PUBLISHED
@@ -93,7 +95,7 @@ def test_every_template_image_goes_through_the_one_helper() -> None:
         if re.match(r"\s*image:", line)
     ]
     helper = re.compile(
-        r'image: \{\{ include "corebound\.image" \(list [.$] "(service|loadtest)"\) \}\}'
+        r'image: \{\{ include "corebound\.image" \(list [.$] "(service|loadtest|redis)"\) \}\}'
     )
 
     assert len(lines) >= 6
@@ -124,7 +126,7 @@ def test_every_pod_pulls_with_the_secrets(everything: list[dict[str, Any]]) -> N
     )
     pods = ct.pod_specs(docs)
 
-    assert len(pods) == len(ct.pod_specs(everything)) == 4
+    assert len(pods) == len(ct.pod_specs(everything)) == 6
     assert {name: spec.get("imagePullSecrets") for name, spec in pods} == {
         name: secrets for name, _ in pods
     }

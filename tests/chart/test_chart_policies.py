@@ -71,7 +71,7 @@ def test_client_pods_reach_only_the_service_and_dns(everything: list[dict[str, A
     # The probe's EndpointSlice reads (the ClusterIP port, and the server's after DNAT).
     assert {p["port"] for p in api_server["ports"]} == {443, 6443}
     assert to_server["to"] == [
-        {"podSelector": ct.one(everything, "Deployment")["spec"]["selector"]}
+        {"podSelector": ct.service_deployment(everything)["spec"]["selector"]}
     ]
     assert to_server["ports"] == [{"port": 8000, "protocol": "TCP"}]
     assert {p["port"] for p in dns["ports"]} == {53}
@@ -91,7 +91,7 @@ def test_load_test_pods_reach_the_service_and_only_workers_reach_the_master(
     assert ingress["ports"] == [master_port]
     to_server, to_master, api_server, dns = policy["egress"]
     assert to_server == {
-        "to": [{"podSelector": ct.one(everything, "Deployment")["spec"]["selector"]}],
+        "to": [{"podSelector": ct.service_deployment(everything)["spec"]["selector"]}],
         "ports": [{"port": 8000, "protocol": "TCP"}],
     }
     assert [selected(peer["podSelector"], everything) for peer in to_master["to"]] == [[master]]

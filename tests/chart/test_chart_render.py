@@ -72,7 +72,9 @@ def test_every_value_is_documented_by_a_comment_naming_it() -> None:
         "topologySpread", "service", "serviceAccount", "autoscaling", "autoscaling.scaleUp",
         "autoscaling.scaleDown", "podDisruptionBudget", "networkPolicy", "serviceMonitor",
         "loadtest", "loadtest.image", "loadtest.slo", "loadtest.plan", "loadtest.master", "probe",
-        "test", "ingress", "httpRoute",
+        "test", "ingress", "httpRoute", "jobs", "jobs.worker", "jobs.worker.resources",
+        "jobs.worker.autoscaling", "jobs.redis", "jobs.redis.image", "jobs.redis.persistence",
+        "jobs.redis.resources", "jobs.externalRedis",
     }  # fmt: skip
     # Documented as one block.
     whole_blocks = {"podSecurityContext", "securityContext", "serviceMonitor.labels"}

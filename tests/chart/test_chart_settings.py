@@ -28,9 +28,16 @@ def settings_of(env: dict[str, str]) -> Settings:
     return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in FIELDS})
 
 
+# What the jobs ci values' Secrets would hold: the chart's Redis password, an external URL.
+SECRETS = {
+    (f"{ct.RELEASE}-redis", "password"): "s3cret",
+    ("redis-url", "REDIS_URL"): "redis://:s3cret@redis.example:6379/0",
+}
+
+
 def service_env(values: dict[str, Any]) -> dict[str, str]:
     docs = ct.render(values)
-    env = ct.container_env(docs, ct.server_container(docs))
+    env = ct.container_env(docs, ct.server_container(docs), SECRETS)
     env.pop("MODEL_DIR", None)  # a path in the pod (an init container's volume), not here
     return env
 

@@ -10,7 +10,16 @@ from typing import Any
 import chart_tools as ct
 import pytest
 
-from service.sizing.formula import fit_to_memory, model_mib, packed_plan, parse_cpu_quantity, plan
+from service.sizing.formula import (
+    Plan,
+    fit_to_memory,
+    job_body_bytes,
+    largest_body_bytes,
+    model_mib,
+    packed_plan,
+    parse_cpu_quantity,
+    plan,
+)
 
 # Request bodies per worker at the defaults: 431,104-byte limit x (2 parse slots + 24) in MiB.
 REQ = 431_104 * 26 / 2**20
@@ -186,3 +195,91 @@ def test_default_memory_holds_the_embedded_model() -> None:
     assert 0 < actual_mib <= ct.default_values()["model"]["sizeMiB"]
     assert started.workers == wanted.workers == int(env["WEB_CONCURRENCY"])
     assert started.note == ""
+
+
+# --- the job API: the API pods read one job body per worker, a job worker one job per process ---
+
+# Job bodies per API worker at the defaults: B = 6,836,224 bytes (4096 rows x 64) x (1 + 24).
+JOB_REQ = 6_836_224 * 25 / 2**20
+JOB_CASES = [
+    *CASES,
+    {"cpu": 2, "model_mib": 19, "mmap": True, "job_rows": 100, "input_dim": 10},
+    {"cpu": 4, "model_mib": 300, "mmap": False, "job_rows": 100_000, "worker_cpu": "1500m"},
+    {"cpu": 1, "model_mib": 600, "mmap": True, "pack_max": 1200, "worker_cpu": 2},
+    {"cpu": 2, "model_mib": 50, "mmap": True, "workers": 3, "threads": 2, "worker_cpu": 4},
+]
+
+
+def python_plan(case: dict[str, Any], cpu: float | str, **options: Any) -> Plan:
+    """packed_plan() with the case's model and concurrency settings (as the parity test)."""
+    return packed_plan(
+        parse_cpu_quantity(cpu),
+        case["model_mib"],
+        packing=case.get("packing", "auto"),
+        on_onnxruntime=case.get("runtime", "onnxruntime") == "onnxruntime" and "class" not in case,
+        pack_max_mib=case.get("pack_max", 1024),
+        mode=case.get("mode", "throughput"),
+        mmap=case["mmap"],
+        worker_overhead_mib=case.get("overhead", 96),
+        headroom_mib=case.get("headroom", 128),
+        **options,
+    )
+
+
+@pytest.mark.parametrize("case", JOB_CASES, ids=[case_id(c) for c in JOB_CASES])
+def test_chart_sizes_the_api_and_the_job_workers_as_the_service_plans(case: dict[str, Any]) -> None:
+    """The API with JOBS_ENABLED: plan(job_body_bytes=B). A job worker: plan(max_body_bytes=B,
+    parse_concurrency=1) for its own CPU, without the service's WEB_CONCURRENCY/threads."""
+    width = case.get("input_dim", 64)
+    worker_cpu = case.get("worker_cpu", case["cpu"])
+    values = chart_values(case)
+    values["model"]["inputDim"] = width
+    values["jobs"] = {
+        "enabled": True,
+        "maxRows": case.get("job_rows", 4096),
+        "worker": {"resources": {"cpu": worker_cpu}},
+    }
+    body = job_body_bytes(case.get("job_rows", 4096), width)
+    api = python_plan(
+        case, case["cpu"], web_concurrency=case.get("workers"), threads=case.get("threads"),
+        max_body_bytes=largest_body_bytes(256, width), job_body_bytes=body,
+    )  # fmt: skip
+    worker = python_plan(case, worker_cpu, max_body_bytes=body, parse_concurrency=1)
+
+    docs = ct.render(values)
+    (jobs,) = [d for d in ct.kinds(docs, "Deployment") if d["metadata"]["name"].endswith("-jobs")]
+    for container, expected in (
+        (ct.server_container(docs), api),
+        (jobs["spec"]["template"]["spec"]["containers"][0], worker),
+    ):
+        env = ct.container_env(docs, container)
+        limits = container["resources"]["limits"]
+        assert parse_cpu_quantity(limits["cpu"]) == expected.cpu_limit, container["name"]
+        assert int(env["WEB_CONCURRENCY"]) == expected.workers, container["name"]
+        assert int(env["OMP_NUM_THREADS"]) == expected.threads, container["name"]
+        assert ct.mib(limits["memory"]) == expected.memory_mib, container["name"]
+        assert container["resources"]["requests"] == limits
+        assert int(env["JOB_MAX_BODY_BYTES"]) == body
+
+
+@pytest.mark.parametrize(
+    ("worker_cpu", "api_mib", "worker"),
+    [
+        # the defaults: 2 API workers each with one job body; 1 job process on 1 CPU
+        (1, ceil(3 * 19 + 2 * (96 + REQ + JOB_REQ) + 128),
+         (1, 1, ceil(2 * 19 + 96 + JOB_REQ + 128))),
+        # 4 worker CPUs: 4 processes, each its packed copy and one job body
+        (4, None, (4, 1, ceil(5 * 19 + 4 * (96 + JOB_REQ) + 128))),
+    ],
+    ids=["defaults", "worker-cpu-4"],
+)  # fmt: skip
+def test_job_known_answers(worker_cpu: int, api_mib: int | None, worker: tuple[int, ...]) -> None:
+    docs = ct.render({"jobs": {"enabled": True, "worker": {"resources": {"cpu": worker_cpu}}}})
+    (jobs,) = [d for d in ct.kinds(docs, "Deployment") if d["metadata"]["name"].endswith("-jobs")]
+    container = jobs["spec"]["template"]["spec"]["containers"][0]
+    env = ct.container_env(docs, container)
+
+    assert (int(env["WEB_CONCURRENCY"]), int(env["OMP_NUM_THREADS"])) == worker[:2]
+    assert container["resources"]["limits"]["memory"] == f"{worker[2]}Mi"
+    if api_mib:
+        assert ct.server_container(docs)["resources"]["limits"]["memory"] == f"{api_mib}Mi"
