@@ -106,6 +106,47 @@ ENTRYPOINT ["locust"]
 CMD ["-f", "loadtests/locustfile.py,loadtests/shapes/selected.py", "--headless", "--csv", "/tmp/locust", "--html", "/tmp/locust.html"]
 
 # ---------------------------------------------------------------------------------------
+# redis: the job queue's broker and result store, Debian's own redis-server on the same
+# base (its user 10001); nothing of the project's Python is in it.
+FROM base AS redis
+ARG BASE_IMAGE
+ARG VERSION=0.2.0
+LABEL org.opencontainers.image.title="corebound-redis" \
+      org.opencontainers.image.description="Redis (Debian's redis-server) for corebound's job queue" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/corebound/corebound" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+# Pinned as the lock files pin Python packages: a rebuild installs this build or fails, and
+# bookworm-security's next fix of Redis is a deliberate bump of the pin (the archive keeps
+# only its newest build). The official slim image lists that suite; the debootstrap base
+# (`--base-image local`) lists `bookworm main` alone, whose point-release build is older,
+# so the suite is added when no source names it. The package's own `redis` user and config
+# go unused: the image runs as 10001 with the settings on the command line.
+RUN if ! grep -rqs "bookworm-security" /etc/apt/sources.list /etc/apt/sources.list.d; then \
+        echo "deb http://deb.debian.org/debian-security bookworm-security main" \
+            > /etc/apt/sources.list.d/bookworm-security.list; \
+    fi \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends redis-server=5:7.0.15-1~deb12u10 \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* \
+    && install -d -m 0700 -o 10001 -g 10001 /data
+# /data is the one path written at run time (RDB snapshot, append-only files); the chart
+# mounts a PersistentVolumeClaim over it. HOME as in the other images: redis-cli's history.
+WORKDIR /data
+VOLUME /data
+ENV HOME=/tmp
+USER 10001:10001
+EXPOSE 6379
+# `redis-cli ping` exits 0 on PONG and on NOAUTH alike: the server answers, password or not.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["redis-cli", "ping"]
+# No password baked in: the chart passes one (--requirepass) from a Secret. Without one,
+# Redis's protected mode answers loopback clients only.
+CMD ["redis-server", "--dir", "/data", "--appendonly", "yes"]
+
+# ---------------------------------------------------------------------------------------
 # service: the runtime. Last, so a plain `docker build .` gives it.
 FROM base AS service
 ARG BASE_IMAGE

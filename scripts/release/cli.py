@@ -1,4 +1,4 @@
-"""python -m scripts.release: build, tag, push both images and the chart; print the digests."""
+"""python -m scripts.release: build, tag, push every image and the chart; print the digests."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from .names import Release
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.release",
-        description="Build both images with podman, tag them <version> and "
-        "<version>-<revision>, push them and the chart (oci://<registry>/charts), print the "
-        "digests.",
+        description="Build every image (service, loadtest, redis) with podman, tag them "
+        "<version> and <version>-<revision>, push them and the chart (oci://<registry>/charts), "
+        "print the digests.",
     )
     parser.add_argument(
         "--registry",

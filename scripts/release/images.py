@@ -1,4 +1,4 @@
-"""Both images, built for every platform into one manifest list each, pushed under both tags.
+"""Each image, built for every platform into one manifest list each, pushed under both tags.
 
 A manifest list even for one platform: the same command serves amd64 here and amd64+arm64 in
 the project's CI, and a node pulls the entry for its own architecture.

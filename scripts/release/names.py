@@ -13,7 +13,7 @@ from service import __version__
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "corebound"
 # Dockerfile target -> repository name under the registry.
-IMAGES = {"service": "corebound", "loadtest": "corebound-loadtest"}
+IMAGES = {"service": "corebound", "loadtest": "corebound-loadtest", "redis": "corebound-redis"}
 CHARTS_PATH = "charts"  # oci://<registry>/charts/corebound: apart from the images' names
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # the OCI distribution spec's tag
 

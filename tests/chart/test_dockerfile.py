@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from scripts.release.names import IMAGES
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 USER = "10001:10001"
@@ -160,8 +162,8 @@ def test_base_image_is_a_build_arg_pinned_by_digest(text: str, by_stage: dict) -
     assert external and set(external) == {"${BASE_IMAGE}"}
 
 
-def test_both_targets_exist_and_service_is_the_default(by_stage: dict) -> None:
-    assert {"service", "loadtest"} <= set(by_stage)
+def test_every_released_target_exists_and_service_is_the_default(by_stage: dict) -> None:
+    assert set(IMAGES) <= set(by_stage), "scripts/release builds each of names.IMAGES"
     assert list(by_stage)[-1] == "service", "a plain `docker build .` gives the service"
 
 
@@ -180,11 +182,13 @@ def test_targets_run_as_numeric_non_root_user_from_app(by_stage: dict, target: s
     )
 
 
-@pytest.mark.parametrize("target", ["service", "loadtest"])
+@pytest.mark.parametrize("target", sorted(IMAGES))
 def test_targets_carry_oci_labels(by_stage: dict, target: str) -> None:
     labels = labels_of(by_stage[target])
     for key in ("title", "description", "version", "licenses", "base.name"):
         assert labels.get(f"org.opencontainers.image.{key}"), key
+    # The title is the repository the release pushes the target to.
+    assert labels["org.opencontainers.image.title"] == IMAGES[target]
 
 
 def test_service_starts_with_the_design_command_in_exec_form(by_stage: dict) -> None:
