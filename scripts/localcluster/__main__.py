@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"registry https://{registry.HOST}/{app_release.NAMESPACE}  user "
               f"{registry.USERNAME}, password in {layout.registry / 'password'}, CA "
               f"{layout.pki / 'ca.crt'}")  # fmt: skip
+        print(f"storage  StorageClass local-path (the default, local-path-provisioner "
+              f"{VERSIONS['local-path-provisioner']}), volumes under {layout.volumes}")  # fmt: skip
         return 0
     if os.geteuid() != 0:
         print("the local cluster needs root (containerd, iptables, mounts)", file=sys.stderr)

@@ -17,7 +17,7 @@ from . import progress, registry
 from .layout import Layout
 
 REPO = Path(__file__).resolve().parents[2]
-NAMESPACE = "corebound"  # registry path: <host>/corebound/{corebound,corebound-loadtest,charts}
+NAMESPACE = "corebound"  # <host>/corebound/{corebound,corebound-loadtest,corebound-redis,charts}
 
 
 def output(layout: Layout) -> Path:

@@ -68,6 +68,13 @@ COMPONENTS = (
     Component("coredns", "coredns", "."),
     Component("metrics-server", "metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server"),
     Component(
+        "local-path-provisioner",
+        "local-path-provisioner",
+        "github.com/rancher/local-path-provisioner",
+        # What upstream's scripts/build stamps; unset, `--version` says 0.0.1.
+        (f"-X main.VERSION={VERSIONS['local-path-provisioner']}",),
+    ),
+    Component(
         "helm",
         "helm",
         "helm.sh/helm/v3/cmd/helm",

@@ -100,6 +100,11 @@ class Layout:
         return self.state / "cni-ipam"
 
     @property
+    def volumes(self) -> Path:
+        """The local-path provisioner's PersistentVolumes, a directory each."""
+        return self.state / "volumes"
+
+    @property
     def registry(self) -> Path:
         """The registry's storage and credentials."""
         return self.state / "registry"

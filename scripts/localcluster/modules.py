@@ -20,6 +20,7 @@ UPSTREAM = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "coredns": "github.com/coredns/coredns",
     "metrics-server": "sigs.k8s.io/metrics-server",
+    "local-path-provisioner": "github.com/rancher/local-path-provisioner",
     "helm": "helm.sh/helm/v3",
     "registry": "github.com/distribution/distribution/v3",
     "actionlint": "github.com/rhysd/actionlint",  # lints .github/workflows, not a cluster part

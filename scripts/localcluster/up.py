@@ -44,9 +44,9 @@ def up(layout: Layout, release: bool = True) -> None:
     if chosen.start:
         _start(layout, chosen.start)
     # Every time: an image's tag carries its version, so a new one must be there to roll out.
-    with progress.step("images: pause, CoreDNS, metrics-server"):
+    with progress.step("images: pause, CoreDNS, metrics-server, local-path provisioner"):
         images.import_images(layout, images.build_addon_images(layout))
-    with progress.step("add-ons: CoreDNS, metrics-server"):
+    with progress.step("add-ons: CoreDNS, metrics-server, local-path provisioner"):
         _addons(layout)
     if release:
         app_release.release(layout)
@@ -85,9 +85,10 @@ def _await(layout: Layout, name: str, ready: health.Check, timeout_s: float) -> 
 
 def _addons(layout: Layout) -> None:
     """Applied on every `up` (idempotent), so a half-started earlier run is completed."""
-    addons.install(layout.kubectl())
+    addons.install(layout.kubectl(), layout.volumes)
     _wait_rollout(layout, "coredns")
     _wait_rollout(layout, "metrics-server")
+    _wait_rollout(layout, "local-path-provisioner", "local-path-storage")
     subprocess.run(
         [*layout.kubectl(), "wait", "--for=condition=Available", "--timeout=180s",
          "apiservice/v1beta1.metrics.k8s.io"],
@@ -95,15 +96,15 @@ def _addons(layout: Layout) -> None:
     )  # fmt: skip
 
 
-def _wait_rollout(layout: Layout, name: str) -> None:
+def _wait_rollout(layout: Layout, name: str, namespace: str = "kube-system") -> None:
     done = subprocess.run(
-        [*layout.kubectl(), "-n", "kube-system", "rollout", "status", f"deployment/{name}",
+        [*layout.kubectl(), "-n", namespace, "rollout", "status", f"deployment/{name}",
          "--timeout=180s"],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         pods = subprocess.run(
-            [*layout.kubectl(), "-n", "kube-system", "describe", "pods"],
+            [*layout.kubectl(), "-n", namespace, "describe", "pods"],
             capture_output=True, text=True,
         ).stdout  # fmt: skip
         raise RuntimeError(f"{name} did not roll out: {done.stderr}\n{pods[-4000:]}")

@@ -77,5 +77,10 @@ def test_status_lists_the_same_processes_in_start_order(
     monkeypatch.setenv("COREBOUND_CLUSTER_DIR", str(tmp_path))
     assert cli.main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines[:-2]] == list(components.names())
-    assert all(line.endswith("not running") for line in lines[:-2])
+    processes = len(components.names())
+    assert [line.split()[0] for line in lines[:processes]] == list(components.names())
+    assert all(line.endswith("not running") for line in lines[:processes])
+    # Then the cluster's addresses: the API, the registry, the default StorageClass.
+    assert [line.split()[0].split("=")[0] for line in lines[processes:]] == [
+        "KUBECONFIG", "registry", "storage"
+    ]  # fmt: skip

@@ -75,3 +75,7 @@ def test_versions_flow_into_stamps_and_image_tags() -> None:
     assert f"gitMinor={modules.minor(kubernetes)}" in flags
     assert images.COREDNS_IMAGE.endswith(":" + modules.VERSIONS["coredns"])
     assert images.METRICS_SERVER_IMAGE.endswith(":" + modules.VERSIONS["metrics-server"])
+    assert images.LOCAL_PATH_IMAGE.endswith(":" + modules.VERSIONS["local-path-provisioner"])
+    assert f"main.VERSION={modules.VERSIONS['local-path-provisioner']}" in " ".join(
+        next(c for c in build.COMPONENTS if c.name == "local-path-provisioner").ldflags
+    )
