@@ -1,4 +1,4 @@
-"""Write k8s/base and k8s/components/loadtest from the Helm chart, or check for drift.
+"""Write k8s/base and k8s/components/{loadtest,jobs} from the Helm chart, or check for drift.
 
 python -m scripts.manifests          # regenerate them
 python -m scripts.manifests --check  # exit 1 when either differs from the chart

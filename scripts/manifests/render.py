@@ -4,7 +4,8 @@ The chart is the source of truth: the plain manifests are its defaults rendered 
 own engine (the helm-python-sdk package, no helm binary), one file per chart template,
 without what only Helm needs (test hooks, NOTES, the release namespace, Helm's labels).
 Overlays under k8s/overlays patch this base; k8s/components/loadtest is the chart's load test
-(loadtest.enabled=true) as a kustomize Component they may add.
+(loadtest.enabled=true) and k8s/components/jobs its job API (jobs.enabled=true), kustomize
+Components they may add.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO / "helm" / "corebound"
 BASE_DIR = REPO / "k8s" / "base"
 COMPONENT_DIR = REPO / "k8s" / "components" / "loadtest"
+JOBS_DIR = REPO / "k8s" / "components" / "jobs"
 RELEASE = "corebound"
 # The oldest Kubernetes the base is meant for: 1.30 turned the kubelet's preStop sleep on.
 BASE_KUBE_VERSION = "1.30.0"
@@ -103,34 +105,79 @@ class Target:
     templates: Callable[[str], bool]
     kind: str  # Kustomization, or Component for a part overlays opt into
     generated_config: str  # the env file the chart's settings ConfigMap becomes
+    # Patches of the base's objects this render changes: file name -> patch, from all its objects.
+    patches: Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]] | None = None
+    note: str = ""  # comment lines under the kustomization's header
 
 
 def _is_loadtest(name: str) -> bool:
     return name.startswith("loadtest-")
 
 
-BASE = Target(BASE_DIR, {}, lambda name: not _is_loadtest(name), "Kustomization", "config.env")
+def _is_jobs(name: str) -> bool:
+    # Not the Secret: its random password would be one published value in the repository.
+    return name.startswith("jobs-") and name != "jobs-redis-secret.yaml"
+
+
+def _api_with_jobs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The service Deployment's changes under jobs.enabled: the job settings, REDIS_URL, and
+    the memory of a plan with one job body per worker (a strategic merge patch)."""
+    (api,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == RELEASE]
+    (server,) = [c for c in api["spec"]["template"]["spec"]["containers"] if c["name"] == "server"]
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": RELEASE, "annotations": api["metadata"]["annotations"]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "server", "env": server["env"], "resources": server["resources"]}
+        ]}}},
+    }  # fmt: skip
+    return {"api-jobs.yaml": patch}
+
+
+BASE = Target(
+    BASE_DIR,
+    {},
+    lambda name: not _is_loadtest(name) and not name.startswith("jobs-"),
+    "Kustomization",
+    "config.env",
+)
 # The distributed load test, a kustomize Component: `components: [../../components/loadtest]`.
 LOADTEST = Target(
     COMPONENT_DIR, {"loadtest": {"enabled": True}}, _is_loadtest, "Component", "loadtest.env"
 )
-TARGETS = (BASE, LOADTEST)
+# The job API, a kustomize Component: the job workers, Redis, and the API's job settings.
+JOBS = Target(
+    JOBS_DIR,
+    {"jobs": {"enabled": True}},
+    _is_jobs,
+    "Component",
+    "",
+    patches=_api_with_jobs,
+    note=(
+        "# Redis's password is yours to create, e.g. `kubectl create secret generic"
+        " corebound-redis\n# --from-literal=password=$(openssl rand -hex 16)`. The API's memory"
+        " (api-jobs.yaml) is the\n# chart's for its default 2 CPUs: an overlay that resizes the"
+        " pods patches in the chart's\n# number for its size (`--set jobs.enabled=true`).\n"
+    ),
+)
+TARGETS = (BASE, LOADTEST, JOBS)
 
 
 def base_files(target: Target = BASE) -> dict[str, str]:
     """File name under the target's directory -> content, for the chart's defaults."""
     files: dict[str, str] = {}
     generator: dict[str, Any] = {}
+    rendered: list[dict[str, Any]] = []
     for path, text in sorted(render_chart(target.values).items()):
         name = Path(path).name
         # The probe's RBAC serves only the `helm test` pods, which the base leaves out.
         if not name.endswith(".yaml") or "/tests/" in path or name == "probe-rbac.yaml":
             continue
-        if not target.templates(name):
-            continue
         docs = [d for d in yaml.safe_load_all(text) if d]
         docs = [d for d in docs if "helm.sh/hook" not in d["metadata"].get("annotations", {})]
-        if not docs:
+        rendered += docs
+        if not docs or not target.templates(name):
             continue
         if name in ("configmap.yaml", "loadtest-configmap.yaml"):
             (configmap,) = docs
@@ -144,14 +191,24 @@ def base_files(target: Target = BASE) -> dict[str, str]:
         body = yaml.safe_dump_all([_plain(d) for d in docs], sort_keys=False, width=100)
         files[name] = HEADER.format(source=f"templates/{name}") + body
     api = "v1beta1" if target.kind == "Kustomization" else "v1alpha1"
-    kustomization = {
+    kustomization: dict[str, Any] = {
         "apiVersion": f"kustomize.config.k8s.io/{api}",
         "kind": target.kind,
         "resources": sorted(n for n in files if n.endswith(".yaml")),
-        "configMapGenerator": [generator],
     }
-    files["kustomization.yaml"] = HEADER.format(source="values.yaml") + yaml.safe_dump(
-        kustomization, sort_keys=False
+    if generator:
+        kustomization["configMapGenerator"] = [generator]
+    if target.patches:
+        patches = target.patches(rendered)
+        for name, patch in patches.items():
+            files[name] = HEADER.format(source="templates/deployment.yaml") + yaml.safe_dump(
+                patch, sort_keys=False, width=100
+            )
+        kustomization["patches"] = [{"path": name} for name in sorted(patches)]
+    files["kustomization.yaml"] = (
+        HEADER.format(source="values.yaml")
+        + target.note
+        + yaml.safe_dump(kustomization, sort_keys=False)
     )
     return files
 
