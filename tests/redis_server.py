@@ -3,7 +3,7 @@ password, in a temp directory; stopped (and restartable, same port and data) by 
 
     with run_redis(tmp_path) as server:
         env = {"REDIS_URL": server.url}
-        server.client().llen("corebound-jobs")
+        server.call("LLEN", "corebound-jobs")
 
 Or the `redis_server` fixture (import it into a test module). No persistence unless
 `aof=True` (append-only file, fsync always: what the chart's Redis keeps across restarts).
@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -66,6 +67,11 @@ class RedisServer:
     def client(self, **options: object) -> redis.Redis:
         options = {"host": "127.0.0.1", "port": self.port, "password": self.password, **options}
         return redis.Redis(**options)  # type: ignore[arg-type]
+
+    def call(self, *command: str) -> Any:
+        """One command on a connection of its own, closed after (`call("LLEN", "q")`)."""
+        with self.client(decode_responses=True) as c:
+            return c.execute_command(*command)
 
     def start(self, timeout_s: float = 10) -> RedisServer:
         if not REDIS_SERVER.exists():

@@ -17,6 +17,7 @@ TASK_NAME = "corebound.job"
 # default), which a large model.onnx takes to map and pack.
 CHILD_START_S = 600.0
 # A submission answers 503 within about a second when Redis refuses: publish retries briefly.
+SOCKET_TIMEOUT_S = 30
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
@@ -25,6 +26,16 @@ def celery_config(settings: Settings, *, results: bool = True) -> dict[str, Any]
     s = settings
     url = s.redis_url_text()
     visibility = {"visibility_timeout": s.job_visibility_s}
+    broker = {
+        **visibility,
+        # Scan for messages of dead workers every 10 s (kombu's unacked_restore_interval):
+        # by default only every tenth sweep looks, 100 s, long against a short timeout.
+        "unacked_restore_throttle": 1,
+        # A Redis gone without closing the connection (a partition) must not hang a publish
+        # (or the API thread doing it) forever; kombu's BRPOP polls every second within it.
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+    }
     return {
         "broker_url": url,
         "result_backend": url if results else None,
@@ -33,7 +44,7 @@ def celery_config(settings: Settings, *, results: bool = True) -> dict[str, Any]
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": visibility,
+        "broker_transport_options": broker,
         "result_backend_transport_options": visibility,
         "task_time_limit": s.job_time_limit_s,
         "result_expires": s.job_result_ttl_s,

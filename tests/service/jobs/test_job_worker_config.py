@@ -35,7 +35,8 @@ def test_the_contracts_celery_settings() -> None:
     assert conf["broker_url"] == conf["result_backend"] == URL
     assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
     assert conf["worker_prefetch_multiplier"] == 1
-    assert conf["broker_transport_options"] == {"visibility_timeout": 8}
+    assert conf["broker_transport_options"]["visibility_timeout"] == 8
+    assert conf["broker_transport_options"]["unacked_restore_throttle"] == 1  # 10 s sweeps
     assert conf["result_backend_transport_options"] == {"visibility_timeout": 8}
     assert (conf["task_time_limit"], conf["result_expires"]) == (4, 60)
     assert conf["accept_content"] == conf["result_accept_content"] == ["json"]

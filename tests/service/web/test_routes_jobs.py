@@ -48,11 +48,11 @@ def client(server: RedisServer) -> Iterator[TestClient]:
 
 @pytest.fixture(autouse=True)
 def empty(server: RedisServer) -> None:
-    server.client().flushall()
+    server.call("FLUSHALL")
 
 
 def queued(server: RedisServer) -> int:
-    return int(server.client().llen(QUEUE))
+    return int(server.call("LLEN", QUEUE))
 
 
 def test_a_predict_job_is_queued_with_its_record(client: TestClient, server: RedisServer) -> None:
@@ -63,12 +63,12 @@ def test_a_predict_job_is_queued_with_its_record(client: TestClient, server: Red
     assert response.json() == {"id": job_id, "status": "queued"}
     assert response.headers["location"] == f"/v1/jobs/{job_id}"
     assert queued(server) == 1
-    message = json.loads(server.client().lindex(QUEUE, 0) or b"")
+    message = json.loads(server.call("LINDEX", QUEUE, "0"))
     assert message["headers"]["id"] == job_id and message["headers"]["task"] == "corebound.job"
     job = client.get(response.headers["location"]).json()
     assert (job["status"], job["kind"], job["runs"]) == ("queued", "predict", 0)
     assert "result" not in job and job["submitted_at"].endswith("+00:00")
-    assert server.client().ttl(record_key(job_id)) > 0
+    assert server.call("TTL", record_key(job_id)) > 0
 
 
 @pytest.mark.parametrize(
