@@ -81,7 +81,7 @@ def main() -> None:
         print(f"corebound: {plan.note}", file=sys.stderr, flush=True)
     app = create_celery(settings)
     task.register(app, settings)
-    app.steps["worker"].add(heartbeat_step(settings.job_heartbeat_file))
+    app.steps["consumer"].add(heartbeat_step(settings.job_heartbeat_file))
     app.worker_main(worker_argv(settings, plan))
 
 

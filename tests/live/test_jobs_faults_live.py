@@ -67,6 +67,38 @@ def test_a_worker_killed_mid_job_runs_it_again_after_the_visibility_timeout(
     assert redis_server.call("HLEN", "unacked") == 0  # acknowledged at last
 
 
+def test_a_killed_pool_process_has_its_job_run_again_at_once(
+    slow_api: Service, slow_env: dict[str, str]
+) -> None:
+    with (
+        httpx.Client(base_url=slow_api.url, timeout=30) as http,
+        run_job_worker(slow_env) as worker,
+    ):
+        location = submit(http, "/v1/jobs", {"inputs": [[2.0]]})
+        running = wait_for(http, location, ("running",), timeout_s=30)
+        for child in worker.child_pids():
+            os.kill(child, signal.SIGKILL)  # the main process sees its child lost
+        job = succeeded(http, location, timeout_s=30)
+
+    # task_reject_on_worker_lost: back in the queue at once, not after the visibility timeout.
+    assert job["runs"] == 2
+    assert stamp(job["started_at"]) - stamp(running["started_at"]) < 8
+
+
+def test_sigterm_lets_the_running_job_finish(slow_api: Service, slow_env: dict[str, str]) -> None:
+    with (
+        httpx.Client(base_url=slow_api.url, timeout=30) as http,
+        run_job_worker(slow_env) as worker,
+    ):
+        location = submit(http, "/v1/jobs", {"inputs": [[2.0]]})
+        wait_for(http, location, ("running",), timeout_s=30)
+        worker.process.send_signal(signal.SIGTERM)  # Celery's warm shutdown
+        job = succeeded(http, location, timeout_s=30)
+        exit_code = worker.process.wait(30)
+
+    assert job["runs"] == 1 and exit_code == 0
+
+
 def test_a_job_over_its_time_limit_fails_and_is_not_run_again(
     slow_api: Service, slow_env: dict[str, str], redis_server: RedisServer
 ) -> None:
@@ -114,6 +146,8 @@ def test_redis_down_is_503_with_retry_after_then_work_resumes(tmp_path: Path) ->
             answer = succeeded(http, before)["result"]
             server.stop()
             down = [http.post("/v1/jobs", json={"inputs": [[1.0] * 64]}), http.get(before)]
+            time.sleep(6)  # a beat is due every 5 s: waiting for Redis is no reason to restart
+            beat_age = time.time() - (tmp_path / "beat").stat().st_mtime
             server.start()
             resumed = succeeded(http, submit(http, "/v1/jobs", {"inputs": [[1.0] * 64]}))
             kept = http.get(before).json()
@@ -122,5 +156,6 @@ def test_redis_down_is_503_with_retry_after_then_work_resumes(tmp_path: Path) ->
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"] == "5"
         assert response.json()["detail"].startswith("job queue unavailable: ")
+    assert beat_age < 6
     assert resumed["result"] == answer
     assert kept["status"] == "succeeded" and kept["result"] == answer  # the AOF kept it

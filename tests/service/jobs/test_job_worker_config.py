@@ -13,6 +13,7 @@ import pytest
 from paths import REPO
 
 from service.jobs.celery_app import TASK_NAME, celery_config, create_celery
+from service.jobs.heartbeat import STALE_S, Beat
 from service.jobs.probe import check
 from service.jobs.record import result_key
 from service.jobs.worker import BLAS_VARS, prepare, worker_argv
@@ -123,3 +124,15 @@ def test_the_probe_command_exits_by_the_file(tmp_path: Path) -> None:
 
     assert (missing.returncode, fresh.returncode) == (1, 0)
     assert '"ok": true' in fresh.stdout
+
+
+def test_the_heartbeat_beats_while_the_loop_turns_or_waits_for_redis(tmp_path: Path) -> None:
+    beat = Beat(tmp_path / "beat")
+    assert beat.alive()  # starting: waiting for the broker
+    beat.waiting = False
+    beat.turned = time.monotonic() - STALE_S - 1
+    assert not beat.alive()  # connected, and the loop stopped turning: stuck
+    beat.turn()
+    assert beat.alive()
+    beat.turned, beat.waiting = 0.0, True
+    assert beat.alive()  # reconnecting (or draining on SIGTERM)
