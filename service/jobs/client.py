@@ -106,7 +106,7 @@ class JobClient:
                     record, raw = await pipe.execute()
         except TROUBLE as exc:
             raise self._unavailable(exc) from None
-        return view(job_id, record, json.loads(raw) if raw else None)
+        return view(job_id, record, _meta(job_id, raw))
 
     async def queued(self) -> int:
         """Jobs waiting in the queue (LLEN): not those a worker took."""
@@ -115,3 +115,15 @@ class JobClient:
                 return int(await self.redis.llen(self.settings.job_queue))
         except TROUBLE as exc:
             raise self._unavailable(exc) from None
+
+
+def _meta(job_id: str, raw: str | None) -> dict[str, Any] | None:
+    """Celery's stored result, or None (absent, or not the JSON it writes)."""
+    if not raw:
+        return None
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        log.warning("job %s: its stored result is not JSON; taken as absent", job_id)
+        return None
+    return meta if isinstance(meta, dict) else None

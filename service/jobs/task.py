@@ -9,6 +9,9 @@ process records that failure itself (JobRequest).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
 from typing import Any
 
 import redis
@@ -27,9 +30,11 @@ log = logging.getLogger("corebound")
 
 
 class Context:
-    """The worker's settings, set once by `register` before the children fork."""
+    """The worker's settings, set once by `register` before the children fork, and a flag
+    in shared memory a child raises when the model does not load (the exit code says so)."""
 
     settings: Settings | None = None
+    model_failed: Any = None  # a multiprocessing RawValue("b")
 
     @classmethod
     def current(cls) -> Settings:
@@ -62,8 +67,12 @@ class JobTask(Task):
 def run_job(
     task: Task, kind: str, body: str, model_name: str, model_version: str | None = None
 ) -> dict[str, Any]:
+    from service.jobs import execute  # numpy and the model: children only
+
     settings = Context.current()
     job_id = task.request.id
+    if execute.Loaded.model is None:  # this child is stopping (its model did not load)
+        raise Reject("no model loaded in this process", requeue=True)
     try:
         runs = store_for(settings).start(job_id)
     except redis.RedisError as exc:
@@ -77,22 +86,36 @@ def run_job(
         raise JobFailed(
             f"worker lost {runs - 1} times running it (JOB_MAX_RUNS={settings.job_max_runs})"
         )
-    from service.jobs import execute  # numpy and the model: children only
-
     return execute.run(kind, body, model_name, model_version, job_id, settings.job_max_rows)
 
 
 def load_model_in_child(**_: Any) -> None:
-    """worker_process_init: each child maps the model once, as a gunicorn worker does."""
+    """worker_process_init: each child maps the model once, as a gunicorn worker does.
+
+    A model that does not load stops the whole worker (exit 1, as gunicorn's boot error):
+    Celery only logs a failed init, and a child without a model would take jobs.
+    """
     from service.jobs import execute
 
     settings = Context.current()
-    model = execute.load(settings, inherited_plan(settings))
+    try:
+        model = execute.load(settings, inherited_plan(settings))
+    except Exception as exc:
+        log.critical("job worker stopping: the model does not load: %s", exc, exc_info=True)
+        Context.model_failed.value = 1
+        os.kill(os.getppid(), signal.SIGQUIT)  # Celery's cold shutdown
+        os._exit(1)
     log.info("job child: model %s %s loaded", model.name, model.version)
+
+
+def model_failed() -> bool:
+    """A child found the model would not load (the worker then stopped)."""
+    return bool(Context.model_failed is not None and Context.model_failed.value)
 
 
 def register(app: Celery, settings: Settings) -> None:
     Context.settings = settings
+    Context.model_failed = multiprocessing.RawValue("b", 0)
     app.task(
         run_job,
         name=TASK_NAME,

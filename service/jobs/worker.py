@@ -82,7 +82,10 @@ def main() -> None:
     app = create_celery(settings)
     task.register(app, settings)
     app.steps["consumer"].add(heartbeat_step(settings.job_heartbeat_file))
-    app.worker_main(worker_argv(settings, plan))
+    code = app.start(worker_argv(settings, plan))  # worker_main() drops the exit code
+    if task.model_failed():
+        raise SystemExit("corebound: the job worker stopped: the model does not load (above)")
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,10 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 from job_polling import jobs_env, submit, succeeded, wait_for
+from paths import REPO
 from redis_server import RedisServer, run_redis
 from serving import Service, run_service
 
-from scripts.local.job_worker import run_job_worker
+from scripts.local.job_worker import run_job_worker, worker_command
+from scripts.local.service import clean_env
 
 # tests/long_call_model.py: a call sleeps row 0's first value in seconds.
 SLOW = {"MODEL_CLASS": "tests.long_call_model:load", "WEB_CONCURRENCY": "1"}
@@ -159,3 +162,19 @@ def test_redis_down_is_503_with_retry_after_then_work_resumes(tmp_path: Path) ->
     assert beat_age < 6
     assert resumed["result"] == answer
     assert kept["status"] == "succeeded" and kept["result"] == answer  # the AOF kept it
+
+
+def test_a_model_that_does_not_load_stops_the_worker_with_exit_1(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Celery only logs a failed worker_process_init: a pool process without a model would
+    # otherwise take jobs (and fail them all).
+    env = jobs_env(redis_server.url, tmp_path / "beat", MODEL_CLASS="tests.long_call_model:gone")
+    done = subprocess.run(
+        worker_command(), cwd=REPO, env=clean_env(env), capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "the model does not load" in done.stdout + done.stderr
+    assert "has no attribute 'gone'" in done.stdout + done.stderr

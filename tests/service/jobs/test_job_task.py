@@ -90,3 +90,15 @@ def test_a_redelivered_finished_or_expired_job_is_ignored(
         assert read(server, job_id)["runs"] == "0"
     else:
         assert server.call("EXISTS", record_key(job_id)) == 0  # not made again
+
+
+def test_a_process_without_a_model_puts_the_job_back_uncounted(
+    server: RedisServer, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create(server, "d")
+    monkeypatch.setattr(execute.Loaded, "model", None)
+
+    result = run("d")
+
+    assert result.state == "REJECTED"  # requeued for a process that has the model
+    assert read(server, "d")["runs"] == "0"

@@ -182,3 +182,11 @@ def test_on_the_job_routes_are_documented(client: TestClient) -> None:
     assert {"202", "413", "422", "503"} <= set(submit["responses"])
     body = schema["components"]["schemas"]["JobPredictRequest"]
     assert body["properties"]["inputs"]["maxItems"] == 32  # JOB_MAX_ROWS
+
+
+def test_job_bodies_have_their_own_gate_one_per_worker(client: TestClient) -> None:
+    jobs, sync = client.app.state.jobs.policy, client.app.state.body_policy  # type: ignore[attr-defined]
+
+    assert (jobs.slots, jobs.wait_s, jobs.max_rows) == (1, SETTINGS.request_timeout_s, 32)
+    assert jobs.gate is not sync.gate and jobs.max_bytes == 64 * 1024
+    assert (jobs.bytes_setting, jobs.rows_setting) == ("JOB_MAX_BODY_BYTES", "JOB_MAX_ROWS")
