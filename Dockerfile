@@ -142,7 +142,7 @@ EXPOSE 6379
 # `redis-cli ping` exits 0 on PONG and on NOAUTH alike: the server answers, password or not.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["redis-cli", "ping"]
-# No password baked in: the chart passes one (--requirepass) from a Secret. Without one,
+# No password baked in: the chart gives one from a Secret on redis-server's stdin. Without one,
 # Redis's protected mode answers loopback clients only.
 CMD ["redis-server", "--dir", "/data", "--appendonly", "yes"]
 
