@@ -26,7 +26,7 @@ SWEEP_S = 3.0
 errors = {"submit_503": 0, "poll_503": 0, "connection_errors": 0}
 
 
-def call(method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+def call(method: str, path: str, body: Any = None) -> tuple[int, Any, Any]:
     """One request on a fresh connection; (0, {}, None) when the connection failed."""
     conn = http.client.HTTPConnection(BASE.hostname or "localhost", BASE.port or 80, timeout=30)
     try:
@@ -34,7 +34,8 @@ def call(method: str, path: str, body: Any = None) -> tuple[int, dict[str, str],
         conn.request(method, path, data, {"Content-Type": "application/json"})
         response = conn.getresponse()
         raw = response.read()
-        return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
+        # response.headers: case-insensitive (uvicorn writes them lower-case).
+        return response.status, response.headers, json.loads(raw) if raw else None
     except (OSError, http.client.HTTPException, ValueError):
         errors["connection_errors"] += 1
         return 0, {}, None

@@ -103,8 +103,12 @@ def wait_for(cluster: Cluster, test: Any, what: str, timeout_s: float) -> dict[s
         events = client_events(cluster)
         if events and test(events[-1]):
             return events[-1]
+        phase = cluster.json("--namespace", NAMESPACE, "get", "pod", CLIENT)["status"]["phase"]
+        if phase in ("Succeeded", "Failed"):
+            break
         time.sleep(3)
-    raise AssertionError(f"waited {timeout_s} s for {what}; client said: {events[-3:]}")
+    log = cluster.kubectl("--namespace", NAMESPACE, "logs", CLIENT, check=False).stdout
+    raise AssertionError(f"waited for {what}; the client ({phase}) said:\n{log[-3000:]}")
 
 
 class ReplicaSampler(threading.Thread):
