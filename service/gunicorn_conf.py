@@ -14,35 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
+from service.inference.preparation import prepare_workers
 from service.settings import load_settings
 
-# `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
-from service.sizing.formula import model_kind
-from service.sizing.planning import PLAN_ENV, plan_for
-
 settings = load_settings()
-try:
-    _plan = plan_for(settings)
-except ValueError as exc:
-    raise SystemExit(f"corebound: {exc}") from None
-
-if model_kind(settings.model_dir, settings.model_class) == "onnx":
-    # Once, before any worker: the workers then map one prepared copy of the weights.
-    from service.inference.onnx_session import prepare_shared
-
-    try:
-        prepare_shared(
-            settings.model_dir / "model.onnx", settings.model_cache_dir, _plan.model_packed
-        )
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise SystemExit(
-            f"corebound: model.onnx (MODEL_CACHE_DIR {settings.model_cache_dir}): {exc}"
-        ) from None
-
-# BLAS libraries read these when numpy loads in each worker: T threads, not one per node core.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(_plan.threads)
-os.environ[PLAN_ENV] = json.dumps(_plan.as_dict())
+_plan = prepare_workers(settings)
 # The workers share one listening socket, and libuv (uvloop) accepts every pending connection
 # in one go: whichever worker wakes first took most of a burst of keep-alive connections, and
 # the other batched 1-4 rows at a time (reports/benchmark.md). One accept per wake-up lets the

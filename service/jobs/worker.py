@@ -14,14 +14,12 @@ import json
 import os
 import sys
 
+from service.inference.preparation import prepare_workers
 from service.jobs import task
 from service.jobs.celery_app import create_celery
 from service.jobs.heartbeat import heartbeat_step
 from service.settings import Settings, load_settings
-from service.sizing.formula import Plan, model_kind
-from service.sizing.planning import PLAN_ENV, plan_for
-
-BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from service.sizing.formula import Plan
 
 
 def worker_argv(settings: Settings, plan: Plan) -> list[str]:
@@ -49,27 +47,7 @@ def prepare(settings: Settings) -> Plan:
         raise SystemExit(
             "corebound: the job worker needs REDIS_URL (redis://[:password@]host:port/db)"
         )
-    try:
-        plan = plan_for(settings, role="jobs")
-    except ValueError as exc:
-        raise SystemExit(f"corebound: {exc}") from None
-    # BLAS reads these when numpy loads in each child: the plan's threads, not the node's.
-    for var in BLAS_VARS:
-        os.environ[var] = str(plan.threads)
-    os.environ[PLAN_ENV] = json.dumps(plan.as_dict())
-    if model_kind(settings.model_dir, settings.model_class) == "onnx":
-        # Once, before any child: they then map one prepared copy of the weights.
-        from service.inference.onnx_session import prepare_shared
-
-        try:
-            prepare_shared(
-                settings.model_dir / "model.onnx", settings.model_cache_dir, plan.model_packed
-            )
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise SystemExit(
-                f"corebound: model.onnx (MODEL_CACHE_DIR {settings.model_cache_dir}): {exc}"
-            ) from None
-    return plan
+    return prepare_workers(settings, role="jobs")
 
 
 def main() -> None:

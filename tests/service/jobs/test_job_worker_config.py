@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
+from service.inference.preparation import BLAS_VARS
 from service.jobs.celery_app import TASK_NAME, celery_config, create_celery
 from service.jobs.heartbeat import STALE_S, Beat
 from service.jobs.probe import check
 from service.jobs.record import result_key
-from service.jobs.worker import BLAS_VARS, prepare, worker_argv
+from service.jobs.worker import prepare, worker_argv
 from service.settings import Settings
 from service.sizing.planning import PLAN_ENV, plan_for
 
