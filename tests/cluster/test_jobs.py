@@ -7,6 +7,7 @@ must scale on CPU while the queue is long. Delivery is at least once: the re-run
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from . import model_server
-from .kube import Cluster
+from .kube import Cluster, stop
 
 NAMESPACE = "jobs"
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,34 @@ def wait_for(cluster: Cluster, test: Any, what: str, timeout_s: float) -> dict[s
     raise AssertionError(f"waited for {what}; the client ({phase}) said:\n{log[-3000:]}")
 
 
+def oldest_worker(cluster: Cluster) -> str:
+    """The job worker pod running longest: the one surely taking jobs from the queue."""
+    pods = cluster.json("--namespace", NAMESPACE, "get", "pods", "-l", WORKERS)["items"]
+    running = [p for p in pods if p["status"]["phase"] == "Running"]
+    return str(min(running, key=lambda p: p["metadata"]["creationTimestamp"])["metadata"]["name"])
+
+
+def kill_mid_job(cluster: Cluster, pod: str) -> None:
+    """Deletes `pod` with a 1 s grace right after Celery logs that it took a job (5 s long):
+    SIGTERM starts the warm shutdown, SIGKILL ends it mid-job, so the job's message stays
+    unacknowledged in Redis and comes back after the visibility timeout."""
+    follow = subprocess.Popen(
+        [cluster.kubectl_bin, "--namespace", NAMESPACE, "logs", "--follow", "--since=1s", pod],
+        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        for line in follow.stdout:
+            if "received" in line and "corebound.job" in line:
+                break
+        else:
+            raise AssertionError(f"{pod} took no job before its log ended")
+        cluster.kubectl("--namespace", NAMESPACE, "delete", "pod", pod, "--grace-period=1",
+                        "--wait=false")  # fmt: skip
+    finally:
+        stop(follow)
+
+
 class ReplicaSampler(threading.Thread):
     """The job workers' HPA, sampled every 5 s: the most replicas it asked for."""
 
@@ -132,12 +161,7 @@ def test_every_job_survives_a_killed_worker_and_a_restarted_redis(
     start_client(cluster)
     wait_for(cluster, lambda e: e["event"] != "", "the client's submissions", 300)
     at_kill = wait_for(cluster, lambda e: e.get("succeeded", 0) >= 20, "20 jobs done", 600)
-    workers = cluster.json("--namespace", NAMESPACE, "get", "pods", "-l", WORKERS)["items"]
-    victim = next(p["metadata"]["name"] for p in workers if p["status"]["phase"] == "Running")
-    # Grace 1 s: SIGTERM starts Celery's warm shutdown, SIGKILL ends it mid-job; the job's
-    # message stays unacknowledged in Redis and comes back after the visibility timeout.
-    cluster.kubectl("--namespace", NAMESPACE, "delete", "pod", victim, "--grace-period=1",
-                    "--wait=false")  # fmt: skip
+    kill_mid_job(cluster, oldest_worker(cluster))
     at_redis = wait_for(cluster, lambda e: e.get("succeeded", 0) >= 60, "60 jobs done", 600)
     before = cluster.json("--namespace", NAMESPACE, "get", "pod", REDIS_POD)["metadata"]["uid"]
     cluster.kubectl("--namespace", NAMESPACE, "delete", "pod", REDIS_POD, "--wait=true")
