@@ -121,11 +121,14 @@ LABEL org.opencontainers.image.title="corebound-redis" \
 # bookworm-security's next fix of Redis is a deliberate bump of the pin (the archive keeps
 # only its newest build). The official slim image lists that suite; the debootstrap base
 # (`--base-image local`) lists `bookworm main` alone, whose point-release build is older,
-# so the suite is added when no source names it. The package's own `redis` user and config
-# go unused: the image runs as 10001 with the settings on the command line.
+# so the suite is added when no source names it, from the base's own archive (its
+# `<archive>/debian <suite> main` line gives `<archive>/debian-security <suite>-security main`).
+# The package's own `redis` user and config go unused: the image runs as 10001 with the
+# settings on the command line.
 RUN if ! grep -rqs "bookworm-security" /etc/apt/sources.list /etc/apt/sources.list.d; then \
-        echo "deb http://deb.debian.org/debian-security bookworm-security main" \
-            > /etc/apt/sources.list.d/bookworm-security.list; \
+        sed -n 's#^deb \([^ ]*\)/debian \([a-z]*\) main.*#deb \1/debian-security \2-security main#p' \
+            /etc/apt/sources.list > /etc/apt/sources.list.d/bookworm-security.list \
+        && grep -q "bookworm-security" /etc/apt/sources.list.d/bookworm-security.list; \
     fi \
     && apt-get update \
     && apt-get install -y --no-install-recommends redis-server=5:7.0.15-1~deb12u10 \
