@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 # `service` is importable as installed (scripts/setup: editable) or from PYTHONPATH=/app (image).
+from service.inference.health_board import (
+    HEALTH_BOARD_ENV,
+    create_board,
+    forget,
+    remove_board,
+)
 from service.inference.preparation import prepare_workers
 from service.settings import load_settings
 
@@ -53,6 +59,9 @@ def on_starting(server: Any) -> None:
     for entry in Path(_metrics_dir).glob("*.db"):
         if entry.is_file():
             entry.unlink()
+    # The workers' health board (/healthz judges every worker of the pod): made here, in the
+    # master only, so importing this file makes no directory.
+    create_board()
     server.log.info(json.dumps({"event": "plan", **_plan.as_dict(), "bind": server.cfg.bind}))
     if _plan.note:
         server.log.warning(_plan.note)
@@ -63,3 +72,10 @@ def child_exit(server: Any, worker: Any) -> None:
 
     # Drops the dead worker's live gauges (queue depth); its counters stay summed.
     multiprocess.mark_process_dead(worker.pid)
+    # Its last health report goes too: a SIGKILLed worker, hung or not, is gunicorn's to
+    # respawn, and must not fail the pod's probes while its successor loads.
+    forget(os.environ[HEALTH_BOARD_ENV], worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    remove_board(os.environ[HEALTH_BOARD_ENV])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from service import metrics
 from service.inference import batches
 from service.inference.handoff import DeadlineExceeded, Job, expire, hand_back
+from service.inference.health_board import Health
 
 
 class Overloaded(Exception):
@@ -171,13 +173,20 @@ class InferenceEngine:
     def healthy(self, heartbeat_timeout_s: float, max_call_s: float | None = None) -> bool:
         """Alive: the thread runs and either waits (heartbeat fresh) or is in a model call
         younger than `max_call_s` (MAX_CALL_S): a long call is busy, a longer one hung."""
-        if not self._thread.is_alive():
-            return False
-        now = time.monotonic()
+        return self.health().stall(heartbeat_timeout_s, max_call_s or heartbeat_timeout_s) is None
+
+    def health(self) -> Health:
+        """The thread's state now: what this worker's probes judge and its siblings read."""
+        # call_started first: a call ending in between leaves a fresh heartbeat, never a
+        # finished call's start.
         started = self.call_started
-        if started is not None:
-            return now - started < (max_call_s or heartbeat_timeout_s)
-        return now - self.heartbeat < heartbeat_timeout_s
+        return Health(
+            pid=os.getpid(),
+            at=time.monotonic(),
+            thread_alive=self._thread.is_alive(),
+            heartbeat=self.heartbeat,
+            call_started=started,
+        )
 
     @property
     def queued_rows(self) -> int:

@@ -2,51 +2,99 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from service.inference.health_board import (
+    Health,
+    HealthBoard,
+    Stalled,
+    pod_stalls,
+    publish_while_serving,
+)
 from service.web.responses import json_response
 from service.web.runtime import runtime_of
 
-router = APIRouter(tags=["operations"])
+
+@asynccontextmanager
+async def report_health(app: FastAPI) -> AsyncIterator[None]:
+    """Once the worker is ready (this runs inside the app's lifespan), report its inference
+    health to its siblings' probes until it shuts down (service/inference/health_board.py)."""
+    board = HealthBoard.from_environment()
+    app.state.health_board = board
+    engine = app.state.runtime.engine
+    if board is None or engine is None:
+        yield
+        return
+    task = asyncio.create_task(publish_while_serving(board, engine.health))
+    try:
+        yield
+    finally:
+        task.cancel()
+        # Before the engine stops: a sibling must not read a stopping thread as a dead one.
+        board.withdraw(os.getpid())
+
+
+router = APIRouter(tags=["operations"], lifespan=report_health)
+
+
+def _pod_stalls(request: Request) -> tuple[Health | None, int, list[Stalled]]:
+    """This worker's health, how many workers were judged, and the stalled ones of the pod."""
+    rt = runtime_of(request)
+    s = rt.settings
+    if rt.engine is None:
+        return None, 1, [Stalled(os.getpid(), "no inference engine")]
+    own = rt.engine.health()
+    board: HealthBoard | None = getattr(request.app.state, "health_board", None)
+    workers, stalled = pod_stalls(own, board, s.heartbeat_timeout_s, s.max_call_s)
+    return own, workers, stalled
 
 
 @router.get(
     "/healthz",
-    summary="Liveness: event loop and inference thread alive",
-    responses={503: {"description": "Inference thread dead or stalled"}},
+    summary="Liveness: event loop and inference thread alive, in every worker of the pod",
+    responses={503: {"description": "An inference thread of the pod dead or stalled"}},
 )
 async def healthz(request: Request) -> Response:
-    rt = runtime_of(request)
-    engine = rt.engine
-    now = time.monotonic()
-    age = now - engine.heartbeat if engine else None
-    started = engine.call_started if engine else None
-    s = rt.settings
-    ok = engine is not None and engine.healthy(s.heartbeat_timeout_s, s.max_call_s)
+    # The whole pod's verdict: the probe reaches one worker at random, and a hung sibling
+    # must fail every probe for the kubelet to restart the pod.
+    own, workers, stalled = _pod_stalls(request)
     body = {
-        "status": "ok" if ok else "stalled",
-        "heartbeat_age_s": round(age, 3) if age is not None else None,
+        "status": "stalled" if stalled else "ok",
+        "pid": os.getpid(),
+        "heartbeat_age_s": round(own.heartbeat_age_s, 3) if own else None,
         # A model call in progress: busy until MAX_CALL_S, then hung.
-        "call_age_s": round(now - started, 3) if started is not None else None,
+        "call_age_s": round(own.call_age_s, 3) if own and own.call_age_s is not None else None,
+        "workers": workers,
+        "stalled": [asdict(s) for s in stalled],
     }
-    return json_response(body, 200 if ok else 503)
+    return json_response(body, 503 if stalled else 200)
 
 
 @router.get(
     "/readyz",
     # No "draining" state: uvicorn closes the listeners on SIGTERM before the lifespan ends,
     # so no probe could observe one; the chart's preStop sleep drains the endpoints.
-    summary="Readiness: model loaded and warmed up",
-    responses={503: {"description": "Still loading"}},
+    summary="Readiness: model loaded and warmed up, and no worker of the pod stalled",
+    responses={503: {"description": "Still loading, or a worker stalled"}},
 )
 async def readyz(request: Request) -> Response:
-    ready = runtime_of(request).ready
-    return json_response({"ready": ready}, 200 if ready else 503)
+    if not runtime_of(request).ready:
+        return json_response({"ready": False}, 503)
+    # Not ready while a worker is stalled: it still accepts connections, and every request
+    # it takes waits REQUEST_TIMEOUT_S for a 504. Out of the Service (readiness fails in
+    # about 2 x 5 s), new requests go to other pods for the rest of the liveness window
+    # (3 x 10 s) until the restart; the pod's healthy workers idle only for that window.
+    _, _, stalled = _pod_stalls(request)
+    if stalled:
+        return json_response({"ready": False, "stalled": [asdict(s) for s in stalled]}, 503)
+    return json_response({"ready": True})
 
 
 @router.get("/info", summary="The sizing plan, the model and the batching settings")
