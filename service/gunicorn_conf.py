@@ -74,8 +74,10 @@ def child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
     # Its last health report goes too: a SIGKILLed worker, hung or not, is gunicorn's to
     # respawn, and must not fail the pod's probes while its successor loads.
-    forget(os.environ[HEALTH_BOARD_ENV], worker.pid)
+    if board := os.environ.get(HEALTH_BOARD_ENV):  # unset: a config variant skipped on_starting
+        forget(board, worker.pid)
 
 
 def on_exit(server: Any) -> None:
-    remove_board(os.environ[HEALTH_BOARD_ENV])
+    if board := os.environ.get(HEALTH_BOARD_ENV):
+        remove_board(board)

@@ -112,9 +112,14 @@ class HealthBoard:
     def others(self, own_pid: int) -> list[Health]:
         """Every other live worker's last report."""
         found = []
-        for path in self.directory.glob("*.json"):
+        try:
+            names = [n for n in os.listdir(self.directory) if n.endswith(".json")]
+        except OSError:  # the master is gone, and with it the board
+            names = []
+        for name in names:
             try:
-                report = json.loads(path.read_text())
+                with open(os.path.join(self.directory, name), "rb") as report_file:
+                    report = json.loads(report_file.read())
             except (OSError, ValueError):  # deleted meanwhile (child_exit)
                 continue
             pid = report.pop("pid", None)
@@ -130,8 +135,8 @@ class HealthBoard:
 
 def pod_stalls(
     own: Health, board: HealthBoard | None, heartbeat_timeout_s: float, max_call_s: float
-) -> tuple[int, list[Stalled]]:
-    """How many workers were judged (this one included) and the stalled ones, this first.
+) -> tuple[list[int], list[Stalled]]:
+    """The workers judged (this one first) and the stalled ones.
 
     This worker is judged live; another by its last report, whose ages are what was certain
     when it was written (at most REPORT_INTERVAL_S behind) and which must itself be younger
@@ -152,7 +157,7 @@ def pod_stalls(
             reason = health.stall(heartbeat_timeout_s, max_call_s)
         if reason is not None:
             stalled.append(Stalled(health.pid, reason))
-    return 1 + len(others), stalled
+    return [own.pid, *sorted(h.pid for h in others)], stalled
 
 
 async def publish_while_serving(board: HealthBoard, health: Callable[[], Health]) -> None:
@@ -191,10 +196,11 @@ def process_start(pid: int) -> str | None:
     """When the process started (clock ticks since boot; proc(5) field 22), None when gone or
     without /proc: a pid reused by a later process shows another start."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return fields[19].decode()
 
 
 def _same_process(pid: int, start: object) -> bool:

@@ -44,12 +44,12 @@ async def report_health(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["operations"], lifespan=report_health)
 
 
-def _pod_stalls(request: Request) -> tuple[Health | None, int, list[Stalled]]:
-    """This worker's health, how many workers were judged, and the stalled ones of the pod."""
+def _pod_stalls(request: Request) -> tuple[Health | None, list[int], list[Stalled]]:
+    """This worker's health, the pod's workers judged (this one first), and the stalled ones."""
     rt = runtime_of(request)
     s = rt.settings
     if rt.engine is None:
-        return None, 1, [Stalled(os.getpid(), "no inference engine")]
+        return None, [os.getpid()], [Stalled(os.getpid(), "no inference engine")]
     own = rt.engine.health()
     board: HealthBoard | None = getattr(request.app.state, "health_board", None)
     workers, stalled = pod_stalls(own, board, s.heartbeat_timeout_s, s.max_call_s)
