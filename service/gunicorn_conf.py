@@ -46,6 +46,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 graceful_timeout = settings.graceful_timeout
 timeout = 60  # the event loop stays free, so a silent worker really is stuck
 keepalive = 5
+# Read by service.server.worker: its connection cap (uvicorn's worker ignores it otherwise).
+worker_connections = settings.max_connections_per_worker
 # gunicornc's socket lives under $HOME: unwritable with a read-only root, and unused in a pod.
 control_socket_disable = True
 accesslog = None  # per-request log lines cost throughput; metrics count requests

@@ -99,6 +99,28 @@ class Settings(BaseSettings):
         description="Close a kept-alive connection after this many requests (0: never), so"
         " clients reconnect to the least busy worker or a new pod.",
     )
+    max_connections_per_worker: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="gunicorn's worker_connections: connections one worker holds. At the cap"
+        " the longest idle one is closed for a new one; with none idle the new one gets 503"
+        " + Retry-After. Lowered to the open-file limit less 128.",
+    )
+    linger_time_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="After an answer that closes a connection whose request was still"
+        " arriving (413, 431, 408), the rest is read and discarded this long at most, so the"
+        " client reads the answer, not a reset (nginx's lingering_time).",
+    )
+    linger_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="Lingering ends after this long without a byte."
+    )
+    linger_max_bytes: int = Field(
+        64 << 20, ge=0, description="Lingering ends once the client sent this many more bytes."
+    )
     request_timeout_s: float = Field(10.0, gt=0, le=3600)
     heartbeat_timeout_s: float = Field(
         30.0, gt=0, description="Liveness fails when the idle inference thread is silent this long."

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from service.server.lingering import LingerLimits
 from service.settings import Settings
 
 # The subclass copies uvicorn's data_received and uses its private names: re-read it against
@@ -39,6 +40,7 @@ class HttpLimits:
     header_timeout_s: float = 10.0
     min_body_bytes_per_s: int = 8192
     requests_per_connection: int = 100
+    linger: LingerLimits = field(default_factory=LingerLimits)
 
     @classmethod
     def from_settings(cls, s: Settings) -> HttpLimits:
@@ -50,6 +52,7 @@ class HttpLimits:
             header_timeout_s=s.header_timeout_s,
             min_body_bytes_per_s=s.min_body_bytes_per_s,
             requests_per_connection=s.max_requests_per_connection,
+            linger=LingerLimits(s.linger_time_s, s.linger_timeout_s, s.linger_max_bytes),
         )
 
 
@@ -119,13 +122,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._write_refusal(status, message)
 
-    def _write_refusal(self, status: int, message: str) -> None:
+    def _write_refusal(self, status: int, message: str, headers: bytes = b"") -> None:
         body = json.dumps({"detail": message}).encode()
         self.transport.write(
             STATUS_LINE[status]
             + b"content-type: application/json\r\ncontent-length: "
             + str(len(body)).encode()
-            + b"\r\nconnection: close\r\n\r\n"
+            + b"\r\n"
+            + headers
+            + b"connection: close\r\n\r\n"
             + body
         )
         self.transport.close()

@@ -20,7 +20,13 @@ from service.sizing.planning import plan_for
 
 HEADER_TIMEOUT_S = 2.0
 MIN_RATE = 8192
-ENV = {"HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S), "MIN_BODY_BYTES_PER_S": str(MIN_RATE)}
+# A refused slow client lingers (test_lingering_close.py) while it keeps sending: briefly here.
+LINGER_TIME_S = 2.0
+ENV = {
+    "HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+    "MIN_BODY_BYTES_PER_S": str(MIN_RATE),
+    "LINGER_TIME_S": str(LINGER_TIME_S),
+}
 GIVE_UP_S = 30  # a socket timeout far above every documented limit: only a hang reaches it
 PREDICT = b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 import pytest
-from fake_protocol import LIMITS, Connection, FakeLoop, FakeTransport, hello
+from fake_protocol import LIMITS, App, Connection, FakeLoop, FakeTransport, hello
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -26,11 +26,17 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> HttpLimits:
 def connect() -> Iterator[Callable[..., Connection]]:
     loops: list[FakeLoop] = []
 
-    def make(protocol_class: type[HttpToolsProtocol] = LimitedHttpToolsProtocol) -> Connection:
-        config = Config(app=hello, http=protocol_class, ws="none", log_config=None)
+    def make(
+        protocol_class: type[HttpToolsProtocol] = LimitedHttpToolsProtocol,
+        app: App = hello,
+        loop: FakeLoop | None = None,  # connections of one worker share its loop
+    ) -> Connection:
+        config = Config(app=app, http=protocol_class, ws="none", log_config=None)
         config.load()
-        loop, transport = FakeLoop(), FakeTransport()
-        loops.append(loop)
+        loop = loop or FakeLoop()
+        if loop not in loops:
+            loops.append(loop)
+        transport = FakeTransport()
         protocol = protocol_class(
             config=config,
             server_state=ServerState(),

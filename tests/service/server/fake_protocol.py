@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.server.limits import HttpLimits
+from service.server.lingering import LingerLimits
 
 # Small limits, so that each request below is short enough to read.
 LIMITS = HttpLimits(
@@ -27,6 +28,7 @@ LIMITS = HttpLimits(
     header_timeout_s=10.0,
     min_body_bytes_per_s=100,  # 1000 bytes per header_timeout_s window
     requests_per_connection=3,
+    linger=LingerLimits(time_s=30.0, timeout_s=5.0, max_bytes=10_000),
 )
 GET = b"GET /info HTTP/1.1\r\nHost: t\r\n\r\n"
 POST_HEAD = b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n"
@@ -42,6 +44,7 @@ class FakeTransport:
         self.written = b""
         self.closed = False
         self.reading = True
+        self.eof = False  # write_eof(): the write side shut, reading goes on
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         extra = {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}
@@ -49,7 +52,12 @@ class FakeTransport:
 
     def write(self, data: bytes) -> None:
         assert not self.closed, f"written after close: {data[:80]!r}"
+        assert not self.eof, f"written after write_eof: {data[:80]!r}"
         self.written += data
+
+    def write_eof(self) -> None:
+        assert not self.closed, "write_eof after close"
+        self.eof = True
 
     def close(self) -> None:
         self.closed = True
@@ -95,6 +103,13 @@ class FakeLoop:
         self.timers.append(timer)
         return timer
 
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> FakeTimer:
+        """Runs at the next `advance`, even of 0 s: a loop iteration passing."""
+        return self.call_later(0, callback, *args)
+
+    def time(self) -> float:
+        return self.now
+
     def create_task(
         self, coro: Coroutine[Any, Any, None], *, context: contextvars.Context | None = None
     ) -> FakeTask:
@@ -133,6 +148,7 @@ class FakeLoop:
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Message, Receive, Send], Awaitable[None]]
 
 
 async def hello(scope: Message, receive: Receive, send: Send) -> None:

@@ -1,4 +1,5 @@
-"""The guard on the uvicorn and httptools that service/server/limits.py was checked against."""
+"""The guard on the uvicorn and httptools that service/server/limits.py and connections.py
+were checked against."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import re
 from collections.abc import Callable
 
 import httptools
+import pytest
 from fake_protocol import POST_HEAD, Connection
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from service.server.connections import CappedHttpToolsProtocol
 from service.server.limits import CHECKED_AGAINST, LimitedHttpToolsProtocol
 
-# What limits.py calls, extends or reads of uvicorn's HttpToolsProtocol and its request cycle.
+# What limits.py and connections.py call, extend or read of uvicorn's HttpToolsProtocol and
+# its request cycle.
 UVICORN_METHODS = (
     "connection_made",
     "connection_lost",
@@ -29,8 +33,13 @@ UVICORN_METHODS = (
     "on_headers_complete",
     "on_body",
     "on_message_complete",
+    "on_response_complete",
+    "shutdown",
 )
-UVICORN_ATTRIBUTES = ("parser", "transport", "loop", "logger", "flow", "cycle", "url", "headers")
+UVICORN_ATTRIBUTES = (
+    *("parser", "transport", "loop", "logger", "flow", "cycle", "url", "headers", "scope"),
+    "pipeline",
+)
 UVICORN_CYCLE_ATTRIBUTES = (
     "response_complete",
     "response_started",
@@ -39,9 +48,11 @@ UVICORN_CYCLE_ATTRIBUTES = (
     "disconnected",
     "message_event",
 )
-# The methods limits.py replaces on purpose.
-OVERRIDES = {"connection_made", "connection_lost", "data_received"} | {
-    name for name in UVICORN_METHODS if name.startswith("on_")
+# The methods limits.py and connections.py replace on purpose.
+OVERRIDES = {"connection_made", "connection_lost", "data_received", "send_400_response"} | {
+    name
+    for name in UVICORN_METHODS
+    if name.startswith("on_") or name in ("shutdown", "handle_websocket_upgrade")
 }
 
 
@@ -71,16 +82,21 @@ def test_uvicorn_names_limits_py_uses_still_exist(connect: Callable[..., Connect
     assert missing == [], f"gone from the installed uvicorn/httptools, used by limits.py: {missing}"
 
 
-def test_names_limits_py_adds_are_not_uvicorns(connect: Callable[..., Connection]) -> None:
-    source = inspect.getsource(LimitedHttpToolsProtocol)
-    own_state = set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=(?!=)", source))
-    own_methods = {n for n in vars(LimitedHttpToolsProtocol) if not n.startswith("__")} - OVERRIDES
+@pytest.mark.parametrize("ours", [LimitedHttpToolsProtocol, CappedHttpToolsProtocol])
+def test_names_our_protocols_add_are_not_uvicorns(
+    connect: Callable[..., Connection], ours: type[HttpToolsProtocol]
+) -> None:
+    source = inspect.getsource(ours)
+    own_state = set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=(?!=)", source)) - {
+        "cycle", "scope", "headers"  # uvicorn's, dropped while idle (connections.py)
+    }  # fmt: skip
+    own_methods = {n for n in vars(ours) if not n.startswith("__")} - OVERRIDES
     plain = connect(HttpToolsProtocol)
     plain.send(POST_HEAD)
 
     clashes = (own_state | own_methods) & (set(dir(HttpToolsProtocol)) | set(vars(plain.protocol)))
 
     assert clashes == set(), (
-        f"limits.py's names are uvicorn's too now: {sorted(clashes)} (rename them; an override"
-        " made on purpose goes in OVERRIDES)"
+        f"{ours.__name__}'s names are uvicorn's too now: {sorted(clashes)} (rename them; an"
+        " override made on purpose goes in OVERRIDES)"
     )
