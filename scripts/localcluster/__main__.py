@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import app_release, build, components, down, plan, procs, progress, registry, up
+from . import app_release, build, components, down, node, plan, procs, progress, registry, up
 from .layout import Layout
 from .modules import VERSIONS
 
@@ -23,6 +23,24 @@ def main(argv: list[str] | None = None) -> int:
         "--no-release", action="store_true", help="skip building and pushing the project's release"
     )
     sub.add_parser("down", help="stop everything `up` started and remove what it made")
+    for verb in ("stop", "start", "restart"):
+        some = sub.add_parser(verb, help=f"{verb} some of the cluster's processes, in order")
+        some.add_argument(
+            "names",
+            nargs="+",
+            choices=components.names(),
+            metavar="NAME",
+            help=f"one of: {', '.join(components.names())}",
+        )
+    dropin = sub.add_parser(
+        "kubelet-dropin",
+        help="restart the kubelet with a config drop-in "
+        "(a KubeletConfiguration's fields), or without it",
+    )
+    dropin.add_argument("name", help="the drop-in's name (its file: NAME.conf)")
+    which = dropin.add_mutually_exclusive_group(required=True)
+    which.add_argument("--file", type=argparse.FileType("r"), help="YAML; - for stdin")
+    which.add_argument("--remove", action="store_true", help="restart without the drop-in")
     sub.add_parser("status", help="which of the cluster's processes run, on current binaries")
     sub.add_parser("build", help="build (or reuse) the binaries only; no root needed")
     args = parser.parse_args(argv)
@@ -47,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "down":
         with progress.step("down"):
             down.down(layout)
+        return 0
+    if args.command in ("stop", "start", "restart"):
+        with progress.step(f"{args.command} {', '.join(args.names)}"):
+            getattr(node, args.command)(layout, *args.names)
+        return 0
+    if args.command == "kubelet-dropin":
+        with progress.step(f"kubelet with{'out' if args.remove else ''} drop-in {args.name}"):
+            node.set_kubelet_dropin(layout, args.name, None if args.remove else args.file.read())
         return 0
     up.up(layout, release=not args.no_release)
     return 0

@@ -117,6 +117,8 @@ def _kubelet(layout: Layout) -> list[str]:
     return [
         str(layout.tool("kubelet")),
         f"--config={layout.config / 'kubelet.yaml'}",
+        # Drop-ins override kubelet.yaml's fields (scripts/localcluster/node.py writes them).
+        f"--config-dir={layout.kubelet_dropins}",
         f"--kubeconfig={layout.config / 'kubelet.kubeconfig'}",
         f"--root-dir={layout.kubelet_root}",
         f"--hostname-override={NODE_NAME}",
@@ -137,7 +139,11 @@ def _containerd_files(layout: Layout) -> dict[Path, str]:
 
 
 def _kubelet_files(layout: Layout) -> dict[Path, str]:
-    return {layout.config / "kubelet.yaml": configs.kubelet(layout)}
+    return {
+        layout.config / "kubelet.yaml": configs.kubelet(layout),
+        # Makes the drop-in directory, which the kubelet refuses to start without.
+        layout.kubelet_dropins / "README": configs.KUBELET_DROPINS_README,
+    }
 
 
 def _kube_proxy_files(layout: Layout) -> dict[Path, str]:

@@ -134,6 +134,13 @@ imagePullCredentialsVerificationPolicy: NeverVerifyPreloadedImages
 """
 
 
+KUBELET_DROPINS_README = """\
+Kubelet drop-ins: each *.conf file here (YAML, a KubeletConfiguration) overrides the fields
+it sets in ../kubelet.yaml, in lexical order, when the kubelet starts. The fault lane writes
+one for a test and removes it after (scripts/localcluster/node.py).
+"""
+
+
 def kube_proxy(layout: Layout) -> str:
     return f"""apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration

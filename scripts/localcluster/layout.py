@@ -76,6 +76,11 @@ class Layout:
         return self.state / "etcd"
 
     @property
+    def kubelet_dropins(self) -> Path:
+        """The kubelet's --config-dir: each *.conf in it overrides fields of kubelet.yaml."""
+        return self.config / "kubelet.conf.d"
+
+    @property
     def kubelet_root(self) -> Path:
         return self.state / "kubelet"
 

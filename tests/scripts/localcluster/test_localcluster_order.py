@@ -67,6 +67,7 @@ def test_each_config_file_belongs_to_one_process(tmp_path: Path) -> None:
         "hosts.toml": "containerd",
         "registry.yaml": "registry",
         "kubelet.yaml": "kubelet",
+        "README": "kubelet",  # in its drop-in directory, which it needs to exist
         "kube-proxy.yaml": "kube-proxy",
     }
 

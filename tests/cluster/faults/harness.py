@@ -1,0 +1,114 @@
+"""What every fault test does: a release, Locust through its Service, the fault, the figures."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scripts.localcluster.layout import Layout
+
+from ..kube import REPO, Cluster
+from ..load import locust_pod, summary
+from .report import Fault
+
+WARM_UP_S = 8  # Locust's users connected and the pods' batchers busy before the fault
+
+
+def local_layout(cluster: Cluster) -> Layout:
+    """The local cluster's processes: node faults need them (any other cluster has its own
+    operators; CI runs the local one, so these run there)."""
+    if cluster.rebuild is None:
+        pytest.skip("node faults restart the local cluster's own processes (KUBECONFIG is set)")
+    return Layout.default()
+
+
+def node_command(*args: str) -> str:
+    """`python -m scripts.localcluster ARGS`, as the report names it; run to its end."""
+    argv = ["python", "-m", "scripts.localcluster", *args]
+    done = subprocess.run([sys.executable, *argv[1:]], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return " ".join(argv)
+
+
+def connection_errors_only(fault: Fault) -> bool:
+    """Every failed request found no server to connect to (no HTTP error status at all)."""
+    rows = fault.figures.get("locust_errors", [])[1:]
+    return all("connection error" in row for row in rows)
+
+
+def install(cluster: Cluster, namespace: str, *values: str) -> None:
+    # This build by digest: a node keeps the image of an earlier build under the same tag.
+    digest = cluster.release.get("service", {}).get("digest")
+    pinned = ["--set", f"image.digest={digest}"] if digest else []
+    cluster.helm(
+        "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
+        *cluster.image_values(namespace), *pinned, *values, "--wait", "--timeout", "5m",
+    )  # fmt: skip
+
+
+def uninstall(cluster: Cluster, namespace: str) -> None:
+    cluster.helm("uninstall", "corebound", "--namespace", namespace, "--wait", check=False)
+    cluster.kubectl("delete", "namespace", namespace, "--wait=true", check=False)
+
+
+def pods(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    items = cluster.json("--namespace", namespace, "get", "pods", "-l",
+                         "app.kubernetes.io/name=corebound")["items"]  # fmt: skip
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def restarts(cluster: Cluster, namespace: str) -> int:
+    return sum(
+        status["restartCount"]
+        for pod in pods(cluster, namespace)
+        for status in pod["status"].get("containerStatuses") or []
+    )
+
+
+@contextlib.contextmanager
+def under_load(
+    cluster: Cluster, namespace: str, fault: Fault, users: int, seconds: int
+) -> Iterator[dict[str, Any]]:
+    """Locust for `seconds` through the Service around the body (the fault); the fault's
+    requests, failures, p99 and restarts filled in after, and the run's summary yielded."""
+    name = f"load-{fault.key}"
+    cluster.kubectl("--namespace", namespace, "delete", "pod", name, "--ignore-not-found")
+    before = restarts(cluster, namespace)
+    started = time.monotonic()
+    locust_pod(cluster, namespace, name, users, seconds)
+    time.sleep(WARM_UP_S)
+    result: dict[str, Any] = {}
+    yield result
+    result.update(summary(cluster, namespace, name, seconds + 120))
+    if result["failures"]:
+        log = cluster.kubectl("--namespace", namespace, "logs", name).stdout
+        fault.figures["locust_errors"] = errors_in(log)
+    fault.requests, fault.failed = int(result["requests"]), int(result["failures"])
+    fault.p99_ms = float(result["p99_ms"])
+    fault.restarts = restarts(cluster, namespace) - before
+    fault.figures["load"] = f"{users} Locust users for {seconds} s through the Service"
+    fault.figures["p95_ms"] = result["p95_ms"]
+    fault.seconds = time.monotonic() - started
+
+
+def errors_in(log: str) -> list[str]:
+    """The rows of Locust's closing error report: how often, which request, what error."""
+    lines = log.splitlines()
+    start = next((i for i, line in enumerate(lines) if "Error report" in line), None)
+    if start is None:
+        return []
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.strip().startswith("{") or not line.strip():
+            break
+        if line.strip().startswith(("#", "-", "|")) and "occurrences" not in line:
+            continue
+        rows.append(" ".join(line.split()))
+    return rows[:10]

@@ -1,0 +1,117 @@
+"""Faults 1-3: the node agent, the container runtime and the control plane go away under load.
+
+The data plane (containers, kube-proxy's rules, the Service's endpoints) must not notice:
+zero failed requests is the goal of each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.localcluster import health
+from scripts.localcluster.layout import Layout
+
+from ..kube import Cluster
+from .harness import (
+    connection_errors_only,
+    install,
+    local_layout,
+    node_command,
+    under_load,
+    uninstall,
+)
+from .report import Fault, record
+
+NAMESPACE = "faults-node"
+USERS = 6
+OUTAGE_S = 60
+HPA = "corebound"
+# A restarted kubelet reports every pod with a readiness probe NotReady until the probe runs
+# again (kubernetes/kubernetes#100277, open): on a single node every Service is empty for
+# about a second. With replicas on two nodes, one kubelet's restart empties no Service.
+KUBELET_NOTE = (
+    "the restarted kubelet marks every probed pod NotReady until its probe runs "
+    "again (kubernetes#100277): one node's pods all leave the Service for ~1-2 s"
+)
+
+
+@pytest.fixture(scope="module")
+def layout(cluster: Cluster) -> Iterator[Layout]:
+    found = local_layout(cluster)
+    install(cluster, NAMESPACE, "--set", "resources.cpu=400m",
+            "--set", "autoscaling.minReplicas=2", "--set", "autoscaling.maxReplicas=3")  # fmt: skip
+    yield found
+    uninstall(cluster, NAMESPACE)
+
+
+def test_a_kubelet_restart_loses_only_connections_in_its_not_ready_second(
+    cluster: Cluster, layout: Layout
+) -> None:
+    fault = Fault("1-kubelet", "1. kubelet restarted", "", "0 failed")
+    with under_load(cluster, NAMESPACE, fault, USERS, 40):
+        fault.command = node_command("restart", "kubelet")
+    fault.reached = fault.failed == 0 and fault.restarts == 0
+    if fault.failed:
+        fault.figures["why"] = KUBELET_NOTE
+    record(fault)
+    assert fault.requests > 100 and fault.restarts == 0, fault
+    # Not one HTTP error: what failed found the Service empty, for a moment.
+    assert connection_errors_only(fault) and fault.failed <= fault.requests / 100, fault
+
+
+def test_a_containerd_restart_fails_no_request(cluster: Cluster, layout: Layout) -> None:
+    fault = Fault("2-containerd", "2. containerd restarted", "", "0 failed")
+    with under_load(cluster, NAMESPACE, fault, USERS, 40):
+        fault.command = node_command("restart", "containerd")
+    fault.reached = fault.failed == 0 and fault.restarts == 0
+    record(fault)
+    assert fault.requests > 100 and fault.failed == 0 and fault.restarts == 0, fault
+
+
+def test_the_data_plane_serves_while_the_control_plane_is_down(
+    cluster: Cluster, layout: Layout
+) -> None:
+    fault = Fault("3-control-plane", f"3. kube-apiserver and etcd stopped {OUTAGE_S} s", "",
+                  "0 failed; the HPA resumes")  # fmt: skip
+    with under_load(cluster, NAMESPACE, fault, USERS, OUTAGE_S + 45):
+        stopped = node_command("stop", "kube-apiserver", "etcd")
+        time.sleep(OUTAGE_S)
+        began = time.monotonic()
+        fault.command = f"{stopped}; sleep {OUTAGE_S}; " + node_command(
+            "start", "etcd", "kube-apiserver")  # fmt: skip
+        fault.figures["api_back_s"] = round(time.monotonic() - began, 1)
+        health.wait_for("the node Ready", lambda: health.node_ready(layout), 120, lambda: "")
+        returned = cluster.json("--namespace", NAMESPACE, "get", "hpa", HPA)
+        fault.figures["hpa_resumed_after_s"] = _hpa_written_again(cluster, returned, began)
+    hpa = cluster.json("--namespace", NAMESPACE, "get", "hpa", HPA)
+    active = _condition(hpa, "ScalingActive")
+    fault.figures["hpa_after"] = {"desired": hpa["status"].get("desiredReplicas"),
+                                  "metrics": hpa["status"].get("currentMetrics"),
+                                  "ScalingActive": active}  # fmt: skip
+    fault.reached = fault.failed == 0 and fault.restarts == 0 and active == "True"
+    record(fault)
+    assert fault.requests > 100 and fault.failed == 0 and fault.restarts == 0, fault
+    assert active == "True", hpa["status"]
+
+
+def _hpa_written_again(cluster: Cluster, returned: dict, began: float) -> float:
+    """Seconds from the control plane's return until the HPA controller wrote the HPA's
+    status from a fresh metric (its resourceVersion moves; only the controller writes it)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        hpa = cluster.json("--namespace", NAMESPACE, "get", "hpa", HPA)
+        moved = hpa["metadata"]["resourceVersion"] != returned["metadata"]["resourceVersion"]
+        if moved and hpa["status"].get("currentMetrics"):
+            return round(time.monotonic() - began, 1)
+        time.sleep(2)
+    raise AssertionError(f"the HPA's status was not written again: {returned['status']}")
+
+
+def _condition(hpa: dict, kind: str) -> str | None:
+    for condition in hpa["status"].get("conditions") or []:
+        if condition["type"] == kind:
+            return str(condition["status"])
+    return None
