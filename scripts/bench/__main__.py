@@ -3,7 +3,8 @@
 `... bench onnx-memory` the copies of an ONNX model's weights W workers hold;
 `... bench onnx-threads` ONNX Runtime's spinning threads against sleeping ones;
 `... bench onnx-serving` exported models served against onnxruntime in-process;
-`... bench locust-clients` Locust's FastHttpUser against HttpUser, req/s per client core."""
+`... bench locust-clients` Locust's FastHttpUser against HttpUser, req/s per client core;
+`... bench pinning` gunicorn workers pinned to one core each against unpinned."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from scripts.bench import (
     onnx_memory,
     onnx_serving,
     onnx_threads,
+    pinning,
     stack,
 )
 
@@ -30,6 +32,7 @@ def main(argv: list[str]) -> int:
         "onnx-threads": onnx_threads.main,
         "onnx-serving": onnx_serving.main,
         "locust-clients": locust_clients.main,
+        "pinning": pinning.main,
     }
     if argv[:1] and argv[0] in commands:
         return commands[argv[0]](argv[1:])
