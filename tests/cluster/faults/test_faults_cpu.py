@@ -21,7 +21,7 @@ from .report import Fault, record
 
 NAMESPACE = "faults-cpu"
 USERS = 4
-SECONDS = 30
+SECONDS = 20
 BURNER = "burner"
 # What the static policy needs: a CPU reservation (whole cores are kept back from exclusive
 # use: ceil(100m) = 1 on this 2-core node) and a kubelet started on a fresh checkpoint.
@@ -62,7 +62,7 @@ def exec_python(cluster: Cluster, pod: str, code: str) -> Any:
     return json.loads(out.stdout)
 
 
-def measure(cluster: Cluster, policy: str) -> None:
+def measure(cluster: Cluster, policy: str, setup: str = "") -> None:
     fault = Fault(f"4-cpu-{policy}", f"4. BestEffort pod burning every core, CPU manager "
                   f"`{policy}`", "", "0 failed; p99 within 2x of no burner")  # fmt: skip
     install(cluster, NAMESPACE, "--set", "resources.cpu=1", "--set", "autoscaling.enabled=false",
@@ -81,7 +81,7 @@ def measure(cluster: Cluster, policy: str) -> None:
             cluster.kubectl("--namespace", NAMESPACE, "wait", f"pod/{BURNER}",
                             "--for=jsonpath={.status.phase}=Running", "--timeout=60s")  # fmt: skip
             fault.command = (
-                f"kubectl apply -f {BURNER}.yaml (BestEffort, os.cpu_count() spinning processes)"
+                f"{setup}kubectl apply -f {BURNER}.yaml (BestEffort, a spinning process per core)"
             )
         burner_affinity = exec_python(cluster, BURNER, AFFINITY)
     finally:
@@ -113,8 +113,8 @@ def test_a_noisy_neighbour_under_the_static_cpu_manager(cluster: Cluster, tmp_pa
     dropin = tmp_path / "static.yaml"
     dropin.write_text(STATIC)
     try:
-        node_command("kubelet-dropin", "cpu-manager", "--file", str(dropin))
+        setup = node_command("kubelet-dropin", "cpu-manager", "--file", str(dropin))
         time.sleep(5)  # the node's allocatable CPU, less the reservation, reaches the scheduler
-        measure(cluster, "static")
+        measure(cluster, "static", setup.replace(str(dropin), dropin.name) + "; ")
     finally:
         node_command("kubelet-dropin", "cpu-manager", "--remove")

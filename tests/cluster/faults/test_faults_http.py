@@ -22,7 +22,7 @@ from .report import Fault, record
 
 NAMESPACE = "faults-http"
 CLIENT_CODE = REPO / "tests" / "cluster" / "faults" / "hostile_client.py"
-IDLE, IDLE_S = 10_000, 40
+IDLE, IDLE_S = 10_000, 30
 BODY_BYTES = 4 << 20  # ten times the default body limit (431,104 bytes)
 CLIENTS, ROUNDS = 8, 3
 
@@ -79,7 +79,7 @@ def test_10000_idle_connections_to_one_pod_leave_it_serving(
                   "no 5xx, no OOM, memory within the plan; the pod keeps serving")  # fmt: skip
     target = pods(cluster, NAMESPACE)[0]
     address = target["status"]["podIP"]
-    with under_load(cluster, NAMESPACE, fault, 6, IDLE_S + 20):
+    with under_load(cluster, NAMESPACE, fault, 6, IDLE_S + 15):
         fault.command = f"python hostile_client.py idle {address} 8000 {IDLE} {IDLE_S} (in a pod)"
         counts = run_client(cluster, "idle-client", IDLE_S + 180, "idle", address, "8000",
                             str(IDLE), str(IDLE_S))  # fmt: skip
@@ -101,7 +101,7 @@ def test_uploads_past_the_limit_each_read_their_413(cluster: Cluster, release: N
     host = f"corebound.{NAMESPACE}.svc.cluster.local"
     args = ["oversize", host, "80", "/v1/predict", str(CLIENTS), str(ROUNDS), str(BODY_BYTES)]
     began = time.monotonic()
-    with under_load(cluster, NAMESPACE, fault, 6, 40):
+    with under_load(cluster, NAMESPACE, fault, 6, 30):
         fault.command = f"python hostile_client.py {' '.join(args)} (in a pod)"
         counts = run_client(cluster, "oversize-client", 300, *args)
     fault.figures["client"] = counts

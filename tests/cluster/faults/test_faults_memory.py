@@ -84,7 +84,8 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
         threshold = available_mib(cluster) - MARGIN_MIB
         config.write_text(dropin(threshold))
         set_threshold = node_command("kubelet-dropin", "eviction", "--file", str(config))
-        with under_load(cluster, NAMESPACE, fault, 6, 60):
+        set_threshold = set_threshold.replace(str(config), config.name)
+        with under_load(cluster, NAMESPACE, fault, 6, 40):
             cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(hog_pod(cluster)))
             began = time.monotonic()
             while HOG not in " ".join(evicted(cluster)) and time.monotonic() - began < 120:

@@ -70,8 +70,10 @@ def test_a_killed_worker_costs_only_its_in_flight_requests(cluster: Cluster, rel
                   "only its in-flight requests fail; no pod restarted")  # fmt: skip
     pod = sorted(pod_restarts(cluster))[0]
     workers = exec_in(cluster, pod, WORKERS).split()
-    with under_load(cluster, NAMESPACE, fault, USERS, 30):
-        fault.command = f"kubectl exec {pod} -- kill -9 <worker pid> (one of {len(workers)})"
+    with under_load(cluster, NAMESPACE, fault, USERS, 20):
+        fault.command = (
+            f"kubectl exec {pod} -- python -c 'os.kill(<worker pid>, 9)' (1 of {len(workers)})"
+        )
         exec_in(cluster, pod, f"import os; os.kill({workers[0]}, 9)")
         time.sleep(5)
         after = exec_in(cluster, pod, WORKERS).split()
