@@ -7,9 +7,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from scripts.localcluster.layout import Layout
 
@@ -41,6 +43,32 @@ def connection_errors_only(fault: Fault) -> bool:
     """Every failed request found no server to connect to (no HTTP error status at all)."""
     rows = fault.figures.get("locust_errors", [])[1:]
     return all("connection error" in row for row in rows)
+
+
+def run_pod(cluster: Cluster, namespace: str, name: str, argv: list[str],
+            **container: Any) -> None:  # fmt: skip
+    """A restricted pod of the loadtest image (Python, no server) running argv once; BestEffort
+    unless `container` gives resources (and volumeMounts, with `volumes` for the pod)."""
+    volumes = container.pop("volumes", [])
+    pod = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "main", "image": cluster.images["loadtest"], "command": argv,
+            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                "runAsUser": 10001, "capabilities": {"drop": ["ALL"]}},
+            **container,
+        }], "volumes": volumes},
+    }  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+
+
+def file_configmap(cluster: Cluster, namespace: str, name: str, path: Path) -> None:
+    """A ConfigMap `name` holding the file at `path` under its own name (pods mount it)."""
+    cluster.prepare_namespace(namespace)
+    made = cluster.kubectl("--namespace", namespace, "create", "configmap", name,
+                           f"--from-file={path.name}={path}", "--dry-run=client",
+                           "-o", "yaml").stdout  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=made)
 
 
 def install(cluster: Cluster, namespace: str, *values: str) -> None:

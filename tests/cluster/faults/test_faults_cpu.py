@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..kube import Cluster
-from .harness import install, local_layout, node_command, pods, under_load, uninstall
+from .harness import install, local_layout, node_command, pods, run_pod, under_load, uninstall
 from .report import Fault, record
 
 NAMESPACE = "faults-cpu"
@@ -38,23 +36,12 @@ INFO = (
 )
 
 
-def burner_pod(cluster: Cluster) -> dict[str, Any]:
-    """BestEffort (no resources): one busy process per core of the node."""
-    burn = (
-        "import multiprocessing, os\n"
-        "def spin():\n    while True: pass\n"
-        "for _ in range(os.cpu_count()): multiprocessing.Process(target=spin).start()\n"
-    )  # fmt: skip
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": BURNER, "namespace": NAMESPACE},
-        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [{
-            "name": "burn", "image": cluster.images["loadtest"],
-            "command": ["python", "-c", burn],
-            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                "runAsUser": 10001, "capabilities": {"drop": ["ALL"]}},
-        }]},
-    }  # fmt: skip
+# One busy process per core of the node.
+BURN = (
+    "import multiprocessing, os\n"
+    "def spin():\n    while True: pass\n"
+    "for _ in range(os.cpu_count()): multiprocessing.Process(target=spin).start()\n"
+)
 
 
 def exec_python(cluster: Cluster, pod: str, code: str) -> Any:
@@ -77,7 +64,7 @@ def measure(cluster: Cluster, policy: str, setup: str = "") -> None:
         with under_load(cluster, NAMESPACE, baseline, USERS, SECONDS):
             pass
         with under_load(cluster, NAMESPACE, fault, USERS, SECONDS):
-            cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(burner_pod(cluster)))
+            run_pod(cluster, NAMESPACE, BURNER, ["python", "-c", BURN])  # BestEffort
             cluster.kubectl("--namespace", NAMESPACE, "wait", f"pod/{BURNER}",
                             "--for=jsonpath={.status.phase}=Running", "--timeout=60s")  # fmt: skip
             fault.command = (

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from ..kube import REPO, Cluster
-from .harness import install, pods, under_load, uninstall
+from .harness import file_configmap, install, pods, run_pod, under_load, uninstall
 from .report import Fault, record
 
 NAMESPACE = "faults-http"
@@ -29,34 +28,19 @@ CLIENTS, ROUNDS = 8, 3
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster) -> Iterator[None]:
-    cluster.prepare_namespace(NAMESPACE)
-    code = cluster.kubectl("--namespace", NAMESPACE, "create", "configmap", "hostile-client",
-                           f"--from-file=hostile_client.py={CLIENT_CODE}", "--dry-run=client",
-                           "-o", "yaml").stdout  # fmt: skip
-    cluster.kubectl("apply", "-f", "-", input=code)
+    file_configmap(cluster, NAMESPACE, "hostile-client", CLIENT_CODE)
     install(cluster, NAMESPACE, "--set", "resources.cpu=500m", "--set",
             "autoscaling.enabled=false", "--set", "replicaCount=2")  # fmt: skip
     yield
     uninstall(cluster, NAMESPACE)
 
 
-def client_pod(cluster: Cluster, name: str, *args: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"restartPolicy": "Never", "containers": [{
-            "name": "client", "image": cluster.images["loadtest"],
-            "command": ["python", "/code/hostile_client.py", *args],
-            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
-                          "limits": {"cpu": "250m", "memory": "256Mi"}},
-            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                "runAsUser": 10001, "capabilities": {"drop": ["ALL"]}},
-            "volumeMounts": [{"name": "code", "mountPath": "/code", "readOnly": True}],
-        }], "volumes": [{"name": "code", "configMap": {"name": "hostile-client"}}]},
-    }  # fmt: skip
-
-
 def run_client(cluster: Cluster, name: str, timeout_s: float, *args: str) -> dict[str, Any]:
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(client_pod(cluster, name, *args)))
+    run_pod(cluster, NAMESPACE, name, ["python", "/code/hostile_client.py", *args],
+            resources={"requests": {"cpu": "250m", "memory": "256Mi"},
+                       "limits": {"cpu": "250m", "memory": "256Mi"}},
+            volumeMounts=[{"name": "code", "mountPath": "/code", "readOnly": True}],
+            volumes=[{"name": "code", "configMap": {"name": "hostile-client"}}])  # fmt: skip
     cluster.kubectl("--namespace", NAMESPACE, "wait", f"pod/{name}", f"--timeout={timeout_s}s",
                     "--for=jsonpath={.status.phase}=Succeeded")  # fmt: skip
     log = cluster.kubectl("--namespace", NAMESPACE, "logs", name).stdout

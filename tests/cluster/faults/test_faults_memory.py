@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from scripts.localcluster.layout import NODE_NAME
 
 from ..kube import Cluster
-from .harness import install, local_layout, node_command, pods, under_load, uninstall
+from .harness import install, local_layout, node_command, pods, run_pod, under_load, uninstall
 from .report import Fault, record
 
 NAMESPACE = "faults-memory"
@@ -51,19 +50,6 @@ def dropin(threshold_mib: int) -> str:
     })  # fmt: skip
 
 
-def hog_pod(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": HOG, "namespace": NAMESPACE},
-        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [{
-            "name": "hog", "image": cluster.images["loadtest"],
-            "command": ["python", "-c", HOG_CODE],
-            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                "runAsUser": 10001, "capabilities": {"drop": ["ALL"]}},
-        }]},
-    }  # fmt: skip
-
-
 def evicted(cluster: Cluster) -> list[str]:
     items = cluster.json("get", "pods", "--all-namespaces")["items"]
     return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items
@@ -86,7 +72,7 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
         set_threshold = node_command("kubelet-dropin", "eviction", "--file", str(config))
         set_threshold = set_threshold.replace(str(config), config.name)
         with under_load(cluster, NAMESPACE, fault, 6, 40):
-            cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(hog_pod(cluster)))
+            run_pod(cluster, NAMESPACE, HOG, ["python", "-c", HOG_CODE])  # BestEffort
             began = time.monotonic()
             while HOG not in " ".join(evicted(cluster)) and time.monotonic() - began < 120:
                 time.sleep(1)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from ..kube import REPO, Cluster
-from .harness import install, pods, restarts, under_load, uninstall
+from .harness import file_configmap, install, pods, restarts, under_load, uninstall
 from .report import Fault, record
 
 NAMESPACE = "faults-workers"
@@ -35,11 +35,7 @@ HANG = ("import json, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1
 
 @pytest.fixture(scope="module")
 def release(cluster: Cluster) -> Iterator[None]:
-    cluster.prepare_namespace(NAMESPACE)
-    config = cluster.kubectl("--namespace", NAMESPACE, "create", "configmap", "hang-model",
-                             f"--from-file=hang_model.py={HANG_MODEL}", "--dry-run=client",
-                             "-o", "yaml").stdout  # fmt: skip
-    cluster.kubectl("apply", "-f", "-", input=config)
+    file_configmap(cluster, NAMESPACE, "hang-model", HANG_MODEL)
     install(
         cluster, NAMESPACE, "--set", "resources.cpu=750m", "--set", "concurrency.workers=2",
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=2",
