@@ -50,9 +50,13 @@ async def live(request: Request) -> Response:
     return json_response({"live": ok}, 200 if ok else 503)
 
 
-@router.get("/health/ready", summary="Server ready", responses={503: {"description": "Not ready"}})
+@router.get(
+    "/health/ready",
+    summary="Server ready (the same check as /readyz)",
+    responses={503: {"description": "Not ready, or a worker of the pod stalled"}},
+)
 async def ready(request: Request) -> Response:
-    ok = runtime_of(request).ready
+    ok = (await ops.readyz(request)).status_code == 200
     return json_response({"ready": ok}, 200 if ok else 503)
 
 

@@ -110,8 +110,10 @@ def test_healthz_and_readyz_are_503_naming_a_hung_sibling(board: Path) -> None:
     pid = sibling(board, call_age_s=SETTINGS.max_call_s + 2)
     with app_client() as c:
         health, ready = c.get("/healthz"), c.get("/readyz")
+        # The Open Inference Protocol's own probes say the same as the chart's.
+        oip = c.get("/v2/health/live").status_code, c.get("/v2/health/ready").status_code
 
-    assert health.status_code == 503 and ready.status_code == 503
+    assert health.status_code == 503 and ready.status_code == 503 and oip == (503, 503)
     body = health.json()
     assert (body["status"], body["workers"], body["call_age_s"]) == (
         "stalled",
