@@ -20,6 +20,7 @@ from ..load import locust_pod, summary
 from .report import Fault
 
 WARM_UP_S = 8  # Locust's users connected and the pods' batchers busy before the fault
+KUBELET_NOT_READY_S = 12  # CoreDNS's readiness period (10 s), and the status sync after
 
 
 def local_layout(cluster: Cluster) -> Layout:
@@ -37,6 +38,17 @@ def node_command(*args: str) -> str:
                           text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
     return " ".join(argv)
+
+
+def settle_after_kubelet_restart(cluster: Cluster, namespace: str) -> None:
+    """Waits out the NotReady moment a restarted kubelet gives every probed pod (fault 1,
+    kubernetes#100277) before load that must not count it: the Service's pods and CoreDNS
+    (readiness probed every 10 s) Ready again."""
+    time.sleep(KUBELET_NOT_READY_S)
+    for where, selector in ((namespace, "app.kubernetes.io/name=corebound"),
+                            ("kube-system", "k8s-app=kube-dns")):  # fmt: skip
+        cluster.kubectl("--namespace", where, "wait", "pod", "-l", selector,
+                        "--for=condition=Ready", "--timeout=120s")  # fmt: skip
 
 
 def connection_errors_only(fault: Fault) -> bool:

@@ -17,7 +17,16 @@ import yaml
 from scripts.localcluster.layout import NODE_NAME
 
 from ..kube import Cluster
-from .harness import install, local_layout, node_command, pods, run_pod, under_load, uninstall
+from .harness import (
+    install,
+    local_layout,
+    node_command,
+    pods,
+    run_pod,
+    settle_after_kubelet_restart,
+    under_load,
+    uninstall,
+)
 from .report import Fault, record
 
 NAMESPACE = "faults-memory"
@@ -71,6 +80,7 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
         config.write_text(dropin(threshold))
         set_threshold = node_command("kubelet-dropin", "eviction", "--file", str(config))
         set_threshold = set_threshold.replace(str(config), config.name)
+        settle_after_kubelet_restart(cluster, NAMESPACE)
         with under_load(cluster, NAMESPACE, fault, 6, 40):
             run_pod(cluster, NAMESPACE, HOG, ["python", "-c", HOG_CODE])  # BestEffort
             began = time.monotonic()
