@@ -19,7 +19,7 @@ from ..kube import REPO, Cluster
 from ..load import locust_pod, summary
 from .report import Fault
 
-WARM_UP_S = 5  # Locust's users connected and the pods' batchers busy before the fault
+WARM_UP_S = 8  # Locust's users connected and the pods' batchers busy before the fault
 KUBELET_NOT_READY_S = 12  # CoreDNS's readiness period (10 s), and the status sync after
 
 
@@ -87,8 +87,6 @@ def install(cluster: Cluster, namespace: str, *values: str) -> None:
     # This build by digest: a node keeps the image of an earlier build under the same tag.
     digest = cluster.release.get("service", {}).get("digest")
     pinned = ["--set", f"image.digest={digest}"] if digest else []
-    # No preStop sleep: the module's teardown waits for its pods, and no fault here needs one.
-    pinned += ["--set", "shutdown.preStopSleepSeconds=0"]
     cluster.helm(
         "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
         *cluster.image_values(namespace), *pinned, *values, "--wait", "--timeout", "5m",

@@ -19,7 +19,7 @@ from .report import Fault, record
 
 NAMESPACE = "faults-cpu"
 USERS = 4
-SECONDS = 15
+SECONDS = 20
 BURNER = "burner"
 # What the static policy needs: a CPU reservation (whole cores are kept back from exclusive
 # use: ceil(100m) = 1 on this 2-core node) and a kubelet started on a fresh checkpoint.

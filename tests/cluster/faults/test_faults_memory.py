@@ -81,7 +81,7 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
         set_threshold = node_command("kubelet-dropin", "eviction", "--file", str(config))
         set_threshold = set_threshold.replace(str(config), config.name)
         settle_after_kubelet_restart(cluster, NAMESPACE)
-        with under_load(cluster, NAMESPACE, fault, 6, 30):
+        with under_load(cluster, NAMESPACE, fault, 6, 40):
             run_pod(cluster, NAMESPACE, HOG, ["python", "-c", HOG_CODE])  # BestEffort
             began = time.monotonic()
             while HOG not in " ".join(evicted(cluster)) and time.monotonic() - began < 120:

@@ -51,7 +51,7 @@ def test_a_kubelet_restart_loses_only_connections_in_its_not_ready_second(
     cluster: Cluster, layout: Layout
 ) -> None:
     fault = Fault("1-kubelet", "1. kubelet restarted", "", "0 failed")
-    with under_load(cluster, NAMESPACE, fault, USERS, 20):
+    with under_load(cluster, NAMESPACE, fault, USERS, 25):
         fault.command = node_command("restart", "kubelet")
     fault.reached = fault.failed == 0 and fault.restarts == 0
     if fault.failed:
@@ -64,7 +64,7 @@ def test_a_kubelet_restart_loses_only_connections_in_its_not_ready_second(
 
 def test_a_containerd_restart_fails_no_request(cluster: Cluster, layout: Layout) -> None:
     fault = Fault("2-containerd", "2. containerd restarted", "", "0 failed")
-    with under_load(cluster, NAMESPACE, fault, USERS, 20):
+    with under_load(cluster, NAMESPACE, fault, USERS, 25):
         fault.command = node_command("restart", "containerd")
     fault.reached = fault.failed == 0 and fault.restarts == 0
     record(fault)
@@ -76,7 +76,7 @@ def test_the_data_plane_serves_while_the_control_plane_is_down(
 ) -> None:
     fault = Fault("3-control-plane", f"3. kube-apiserver and etcd stopped {OUTAGE_S} s", "",
                   "0 failed; the HPA resumes")  # fmt: skip
-    with under_load(cluster, NAMESPACE, fault, USERS, OUTAGE_S + 20):
+    with under_load(cluster, NAMESPACE, fault, USERS, OUTAGE_S + 25):
         stopped = node_command("stop", "kube-apiserver", "etcd")
         time.sleep(OUTAGE_S)
         began = time.monotonic()
