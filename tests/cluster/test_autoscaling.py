@@ -46,8 +46,7 @@ def notes(cluster: Cluster) -> Iterator[str]:
         *cluster.image_values(NAMESPACE), *VALUES, "--wait", "--timeout", "5m",
     )  # fmt: skip
     yield installed.stdout
-    cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait")
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true")
+    cluster.remove_namespace(NAMESPACE, "corebound", check=True)
 
 
 def run_loadtest(cluster: Cluster, out: Path, *env: str) -> subprocess.CompletedProcess[str]:

@@ -24,8 +24,7 @@ def release(cluster: Cluster) -> Iterator[None]:
         "--wait", "--timeout", "5m",
     )  # fmt: skip
     yield
-    cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait")
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true")
+    cluster.remove_namespace(NAMESPACE, "corebound", check=True)
 
 
 def _server_pods(cluster: Cluster) -> list[str]:

@@ -30,8 +30,7 @@ def release(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[tuple[
         "--wait", "--timeout", "5m",
     )  # fmt: skip
     yield namespace, cpu
-    cluster.helm("uninstall", "corebound", "--namespace", namespace, "--wait")
-    cluster.kubectl("delete", "namespace", namespace, "--wait=true")
+    cluster.remove_namespace(namespace, "corebound", check=True)
 
 
 def test_pod_sizes_itself_from_its_cgroup(cluster: Cluster, release: tuple[str, str]) -> None:

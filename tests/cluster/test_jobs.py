@@ -58,8 +58,7 @@ def release(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "--set", "replicaCount=1", "--wait", "--timeout", "5m",
     )  # fmt: skip
     yield
-    cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait", check=False)
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", check=False)
+    cluster.remove_namespace(NAMESPACE, "corebound")
 
 
 def start_client(cluster: Cluster) -> None:

@@ -29,8 +29,7 @@ def notes(cluster: Cluster) -> Iterator[str]:
         "--set", "autoscaling.enabled=false", "--set", "replicaCount=1",
     )  # fmt: skip
     yield installed.stdout
-    cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait")
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true")
+    cluster.remove_namespace(NAMESPACE, "corebound", check=True)
 
 
 def _in_namespace(command: str) -> list[str]:

@@ -125,6 +125,7 @@ def test_overlay_applies_on_a_fresh_cluster(cluster: Cluster, overlay: str, tmp_
         assert any(c["metadata"]["name"].startswith("corebound-") for c in configmaps)
         run_the_overlays_load_test(cluster, namespace)
     finally:
+        cluster.stop_pods(namespace)
         cluster.kubectl("delete", "-k", str(user), "--wait=true", "--timeout=180s", check=False)
 
 

@@ -39,8 +39,7 @@ def release(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "--set", "replicaCount=1", "--wait", "--timeout", "4m",
     )  # fmt: skip
     yield
-    cluster.helm("uninstall", "corebound", "--namespace", NAMESPACE, "--wait", check=False)
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", check=False)
+    cluster.remove_namespace(NAMESPACE, "corebound")
 
 
 def test_the_pods_serve_the_fetched_model(cluster: Cluster, release: None) -> None:

@@ -90,7 +90,7 @@ def long_release(
 @pytest.fixture(scope="module", autouse=True)
 def namespace(cluster: Cluster) -> Iterator[None]:
     yield
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", check=False)
+    cluster.remove_namespace(NAMESPACE)
 
 
 def call(port: int, path: str, body: Any = None, timeout: float = 30) -> Any:

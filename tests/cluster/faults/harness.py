@@ -19,7 +19,7 @@ from ..kube import REPO, Cluster
 from ..load import locust_pod, summary
 from .report import Fault
 
-WARM_UP_S = 8  # Locust's users connected and the pods' batchers busy before the fault
+WARM_UP_S = 5  # Locust's users connected and the pods' batchers busy before the fault
 KUBELET_NOT_READY_S = 12  # CoreDNS's readiness period (10 s), and the status sync after
 
 
@@ -91,11 +91,6 @@ def install(cluster: Cluster, namespace: str, *values: str) -> None:
         "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
         *cluster.image_values(namespace), *pinned, *values, "--wait", "--timeout", "5m",
     )  # fmt: skip
-
-
-def uninstall(cluster: Cluster, namespace: str) -> None:
-    cluster.helm("uninstall", "corebound", "--namespace", namespace, "--wait", check=False)
-    cluster.kubectl("delete", "namespace", namespace, "--wait=true", check=False)
 
 
 def pods(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:

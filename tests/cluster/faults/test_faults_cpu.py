@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..kube import Cluster
-from .harness import install, local_layout, node_command, pods, run_pod, under_load, uninstall
+from .harness import install, local_layout, node_command, pods, run_pod, under_load
 from .report import Fault, record
 
 NAMESPACE = "faults-cpu"
 USERS = 4
-SECONDS = 20
+SECONDS = 15
 BURNER = "burner"
 # What the static policy needs: a CPU reservation (whole cores are kept back from exclusive
 # use: ceil(100m) = 1 on this 2-core node) and a kubelet started on a fresh checkpoint.
@@ -74,7 +74,7 @@ def measure(cluster: Cluster, policy: str, setup: str = "") -> None:
     finally:
         cluster.kubectl("--namespace", NAMESPACE, "delete", "pod", BURNER, "--ignore-not-found",
                         "--wait=true")  # fmt: skip
-        uninstall(cluster, NAMESPACE)
+        cluster.remove_namespace(NAMESPACE, "corebound")
     fault.figures.update({
         "burner_affinity": burner_affinity, "baseline_requests": baseline.requests,
         "baseline_failed": baseline.failed, "baseline_p99_ms": baseline.p99_ms,

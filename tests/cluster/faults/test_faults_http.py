@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from ..kube import REPO, Cluster
-from .harness import file_configmap, install, pods, run_pod, under_load, uninstall
+from .harness import file_configmap, install, pods, run_pod, under_load
 from .report import Fault, record
 
 NAMESPACE = "faults-http"
 CLIENT_CODE = REPO / "tests" / "cluster" / "faults" / "hostile_client.py"
-IDLE, IDLE_S = 10_000, 30
+IDLE, IDLE_S = 10_000, 20
 BODY_BYTES = 4 << 20  # ten times the default body limit (431,104 bytes)
 CLIENTS, ROUNDS = 8, 3
 
@@ -32,7 +32,7 @@ def release(cluster: Cluster) -> Iterator[None]:
     install(cluster, NAMESPACE, "--set", "resources.cpu=500m", "--set",
             "autoscaling.enabled=false", "--set", "replicaCount=2")  # fmt: skip
     yield
-    uninstall(cluster, NAMESPACE)
+    cluster.remove_namespace(NAMESPACE, "corebound")
 
 
 def run_client(cluster: Cluster, name: str, timeout_s: float, *args: str) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def test_10000_idle_connections_to_one_pod_leave_it_serving(
                   "no 5xx, no OOM, memory within the plan; the pod keeps serving")  # fmt: skip
     target = pods(cluster, NAMESPACE)[0]
     address = target["status"]["podIP"]
-    with under_load(cluster, NAMESPACE, fault, 6, IDLE_S + 15):
+    with under_load(cluster, NAMESPACE, fault, 6, IDLE_S + 10):
         fault.command = f"python hostile_client.py idle {address} 8000 {IDLE} {IDLE_S} (in a pod)"
         counts = run_client(cluster, "idle-client", IDLE_S + 180, "idle", address, "8000",
                             str(IDLE), str(IDLE_S))  # fmt: skip

@@ -25,7 +25,6 @@ from .harness import (
     run_pod,
     settle_after_kubelet_restart,
     under_load,
-    uninstall,
 )
 from .report import Fault, record
 
@@ -81,7 +80,7 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
         set_threshold = node_command("kubelet-dropin", "eviction", "--file", str(config))
         set_threshold = set_threshold.replace(str(config), config.name)
         settle_after_kubelet_restart(cluster, NAMESPACE)
-        with under_load(cluster, NAMESPACE, fault, 6, 40):
+        with under_load(cluster, NAMESPACE, fault, 6, 30):
             run_pod(cluster, NAMESPACE, HOG, ["python", "-c", HOG_CODE])  # BestEffort
             began = time.monotonic()
             while HOG not in " ".join(evicted(cluster)) and time.monotonic() - began < 120:
@@ -92,7 +91,7 @@ def test_memory_pressure_evicts_the_best_effort_hog_not_corebound(
     finally:
         cluster.kubectl("--namespace", NAMESPACE, "delete", "pod", HOG, "--ignore-not-found")
         node_command("kubelet-dropin", "eviction", "--remove")
-        uninstall(cluster, NAMESPACE)
+        cluster.remove_namespace(NAMESPACE, "corebound")
     fault.command = (f"{set_threshold} (memory.available<{threshold}Mi: free then less "
                      f"{MARGIN_MIB} MiB); kubectl apply -f {HOG}.yaml (BestEffort, "
                      f"writes {HOG_MIB} MiB)")  # fmt: skip

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from ..kube import REPO, Cluster
-from .harness import file_configmap, install, pods, restarts, under_load, uninstall
+from .harness import file_configmap, install, pods, restarts, under_load
 from .report import Fault, record
 
 NAMESPACE = "faults-workers"
@@ -48,7 +48,7 @@ def release(cluster: Cluster) -> Iterator[None]:
         "--set", "extraVolumeMounts[0].readOnly=true",
     )  # fmt: skip
     yield
-    uninstall(cluster, NAMESPACE)
+    cluster.remove_namespace(NAMESPACE, "corebound")
 
 
 def exec_in(cluster: Cluster, pod: str, code: str) -> str:
