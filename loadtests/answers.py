@@ -37,6 +37,14 @@ def check_status(status: int) -> str | None:
     return f"HTTP {status}"
 
 
+def naming_the_answer(error: str, body: bytes) -> str:
+    """An unexpected status's error with the start of its body, which names who answered
+    (a server that is not corebound says so in its own words) and why."""
+    if not error.startswith("HTTP ") or not body:
+        return error
+    return f"{error}: {' '.join(body[:240].decode('utf-8', 'replace').split())[:80]}"
+
+
 def is_element(value: Any, datatype: str) -> bool:
     """Whether an answer's JSON value is one element of `datatype` (true is no number)."""
     if datatype == "BYTES":

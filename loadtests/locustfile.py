@@ -26,7 +26,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests import slo, startup, wire
-from loadtests.answers import Outcome
+from loadtests.answers import Outcome, naming_the_answer
 from loadtests.samples import Batch
 from loadtests.settings import Slo, Target, Traffic
 
@@ -121,7 +121,7 @@ class ModelUser(CLIENT_CLASS):  # type: ignore[valid-type,misc]
 
     def _record(self, response: Any, outcome: Outcome, batch: Batch) -> None:
         if outcome.error:
-            response.failure(outcome.error)
+            response.failure(naming_the_answer(outcome.error, response.content or b""))
             return
         if batch.labels is not None:
             LABEL_TALLY["rows"] += batch.rows

@@ -10,7 +10,7 @@ import pytest
 from test_model_samples import DIGITS, MIXED, metadata
 
 from loadtests import wire
-from loadtests.answers import Checker, Outcome
+from loadtests.answers import Checker, Outcome, naming_the_answer
 from loadtests.model import parse_metadata
 from loadtests.samples import Batch
 
@@ -189,3 +189,12 @@ def test_v1_labels_of_a_model_without_a_label_output_are_optional() -> None:
         )
         == Outcome()
     )
+
+
+def test_an_unexpected_status_names_its_answer_and_others_stay_as_they_are() -> None:
+    assert naming_the_answer("HTTP 404", b"404 page not found\n") == "HTTP 404: 404 page not found"
+    long = b'{"detail":  "' + b"x" * 500 + b'"}'
+    assert naming_the_answer("HTTP 400", long) == 'HTTP 400: {"detail": "' + "x" * 68
+    # Expected kinds keep one row each in Locust's report, whatever their bodies say.
+    assert naming_the_answer("shed: 503 (queue full)", b"busy") == "shed: 503 (queue full)"
+    assert naming_the_answer("HTTP 502", b"") == "HTTP 502"

@@ -91,6 +91,24 @@ def install(cluster: Cluster, namespace: str, *values: str) -> None:
         "install", "corebound", *cluster.chart_ref(), "--namespace", namespace,
         *cluster.image_values(namespace), *pinned, *values, "--wait", "--timeout", "5m",
     )  # fmt: skip
+    _wait_for_the_minimum(cluster, namespace)
+
+
+def _wait_for_the_minimum(cluster: Cluster, namespace: str) -> None:
+    """The HPA's minimum of pods Ready: `--wait` sees the Deployment's first replica only, and
+    a pod the HPA adds just after would otherwise start in the middle of the fault."""
+    ns = ("--namespace", namespace)
+    hpas = cluster.json(*ns, "get", "hpa")["items"]
+    least = max([hpa["spec"].get("minReplicas", 1) for hpa in hpas], default=1)
+    deadline = time.monotonic() + 180
+    ready = 0
+    while time.monotonic() < deadline:
+        ready = cluster.json(*ns, "get", "deployment", "corebound")["status"].get(
+            "readyReplicas", 0)  # fmt: skip
+        if ready >= least:
+            return
+        time.sleep(2)
+    raise AssertionError(f"{ready} of the HPA's minimum {least} pods Ready in {namespace}")
 
 
 def pods(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
